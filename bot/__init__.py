@@ -1,0 +1,1 @@
+"""hookbot's runtime: everything that does I/O (network, disk, clock, threads)."""

@@ -1,0 +1,161 @@
+"""Composition root: builds and runs the one asyncio process; start-up and graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+import aiohttp
+from aiohttp import web
+
+from bot.config import Settings
+from bot.outbox import Outbox
+from bot.pipeline import Pipeline
+from bot.server import HookCache, ServerDeps, make_app
+from bot.sinks import sink_factory
+from bot.store import Store, StoreError
+from bot.writer import GroupCommitWriter
+
+log = logging.getLogger(__name__)
+
+PRUNE_EVERY_SECONDS = 3600.0
+DEDUPE_KEEP_SECONDS = 7 * 86400.0
+SHUTDOWN_GRACE = 10.0
+
+
+@dataclass
+class Running:
+    """The parts of a running hookbot that tests and the CLI may look at."""
+
+    store: Store
+    writer: GroupCommitWriter
+    pipeline: Pipeline
+    outbox: Outbox
+    runner: web.AppRunner
+    port: int
+
+
+async def _prune_forever(store: Store, settings: Settings, clock: Callable[[], float]) -> None:
+    while True:
+        now = clock()
+        try:
+            pruned = await store.prune(
+                now - settings.hookbot_retention_days * 86400.0, now - DEDUPE_KEEP_SECONDS
+            )
+            if pruned:
+                log.info("retention: pruned %d old row(s)", pruned)
+        except StoreError:
+            log.exception("retention pruning failed")
+        await asyncio.sleep(PRUNE_EVERY_SECONDS)
+
+
+@asynccontextmanager
+async def running(
+    settings: Settings,
+    *,
+    console: TextIO | None = None,
+    clock: Callable[[], float] = time.time,
+) -> AsyncIterator[Running]:
+    """Start everything; on exit shut down in order.
+
+    Order out: stop accepting → finish requests → commit queued writes → finish the
+    delivery being processed → let sends in flight finish (bounded) → close the database.
+    """
+    async with AsyncExitStack() as stack:
+        store = await Store.open(settings.hookbot_db)
+        stack.push_async_callback(store.close)
+
+        session = aiohttp.ClientSession()
+        stack.push_async_callback(session.close)
+
+        outbox = Outbox(store, sink_factory(session, console), clock)
+        await outbox.start()
+        stack.push_async_callback(outbox.stop, SHUTDOWN_GRACE)
+
+        pipeline = Pipeline(store, outbox.notify, clock)
+        pipeline.start()
+        stack.push_async_callback(pipeline.stop)
+
+        writer = GroupCommitWriter(store, on_commit=pipeline.notify)
+        writer.start()
+        stack.push_async_callback(writer.stop)
+
+        pruner = asyncio.create_task(_prune_forever(store, settings, clock), name="pruner")
+
+        async def stop_pruner() -> None:
+            pruner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pruner
+
+        stack.push_async_callback(stop_pruner)
+
+        async def health() -> dict[str, Any]:
+            try:
+                await store.ping()
+                db = "ok"
+            except StoreError as exc:
+                db = f"error: {exc}"
+            return {
+                "status": "accepting",
+                "db": db,
+                "workers": {
+                    "pipeline": "running" if pipeline.running else "stopped",
+                    "outbox": outbox.worker_count,
+                },
+                "discord": "off",
+            }
+
+        deps = ServerDeps(
+            store=store,
+            writer=writer,
+            hooks=HookCache(store, clock),
+            max_body=settings.hookbot_max_body,
+            health=health,
+            clock=clock,
+        )
+        runner = web.AppRunner(
+            make_app(deps), access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE
+        )
+        await runner.setup()
+        stack.push_async_callback(runner.cleanup)
+        site = web.TCPSite(runner, settings.hookbot_host, settings.hookbot_port, backlog=1024)
+        await site.start()
+        port = _bound_port(runner, settings.hookbot_port)
+        yield Running(store, writer, pipeline, outbox, runner, port)
+
+
+def _bound_port(runner: web.AppRunner, configured: int) -> int:
+    for address in runner.addresses:
+        if isinstance(address, tuple):
+            return int(address[1])
+    return configured
+
+
+async def serve(settings: Settings, *, console: TextIO | None = None) -> None:
+    """Run until SIGINT or SIGTERM, then shut down gracefully."""
+    for warning in settings.startup_warnings():
+        log.warning("%s", warning)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    started = time.monotonic()
+    async with running(settings, console=console) as app:
+        mode = "Discord" if settings.discord_token else "console mode (no DISCORD_TOKEN)"
+        log.info(
+            "hookbot receiving on http://%s:%d in %s; ready in %.0f ms",
+            settings.hookbot_host,
+            app.port,
+            mode,
+            (time.monotonic() - started) * 1000,
+        )
+        await stop.wait()
+        log.info("shutting down: draining requests, deliveries and sends")
+    log.info("stopped")

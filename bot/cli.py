@@ -1,0 +1,315 @@
+"""Command line: hookbot run | hook … | send-sample; thin over HookService."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from importlib import resources
+from typing import Any, TypeVar
+
+import aiohttp
+
+from bot.app import serve
+from bot.config import ConfigError, Settings
+from bot.grammar import canonical, is_service
+from bot.hooks import (
+    GITHUB_EVENTS_TO_TICK,
+    HOOK_ID,
+    HookCredentials,
+    HookError,
+    HookService,
+    InvalidInputError,
+)
+from bot.store import Hook, Store, StoreError
+from parsers import PARSERS
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+HOOK_HELP = """\
+hookbot hook <verb> [<ref>] [args]   (the service-first order works too: hook github on)
+
+  on <service> [--webhook-url URL | --channel ID] [--new] [--json]
+                                   create a hook (or show this destination's only one again)
+  on <ref> | off <ref>             enable / disable (kept, not deleted)
+  list                             every hook with its state and counters
+  info <ref>                       one hook in full, with its last error
+  delete <ref> --yes               delete for good
+  rotate <ref> [--grace 24h] [--json]
+                                   new URL token and secret; the old ones work during the grace
+
+<ref> is a hook id (hook_001) or a service name that names exactly one hook.
+"""
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _with_store(settings: Settings, work: Callable[[HookService, Store], Awaitable[T]]) -> T:
+    async def run() -> T:
+        store = await Store.open(settings.hookbot_db)
+        try:
+            return await work(HookService(store, settings.base_url), store)
+        finally:
+            await store.close()
+
+    return asyncio.run(run())
+
+
+def _when(timestamp: float | None) -> str:
+    if timestamp is None:
+        return "never"
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _state(hook: Hook) -> str:
+    if hook.failing:
+        return "failing"
+    return "on" if hook.enabled else "off"
+
+
+def _destination(settings: Settings, args: argparse.Namespace) -> str:
+    if args.webhook_url and args.channel:
+        raise InvalidInputError("give --webhook-url or --channel, not both")
+    if args.channel:
+        if not args.channel.isdigit():
+            raise InvalidInputError("--channel takes a Discord channel id (digits)")
+        if not settings.discord_token:
+            raise InvalidInputError("--channel needs DISCORD_TOKEN; use --webhook-url instead")
+        return f"discord:channel:{args.channel}"
+    url = args.webhook_url or settings.discord_webhook_url
+    if url:
+        if not url.startswith(("http://", "https://")) or "/webhooks/" not in url:
+            raise InvalidInputError("--webhook-url must be a URL ending in /webhooks/<id>/<token>")
+        return f"webhook:{url}"
+    return "console"
+
+
+def _print_credentials(creds: HookCredentials, as_json: bool, verb: str) -> None:
+    hook = creds.hook
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "id": hook.id,
+                    "service": hook.service,
+                    "destination": hook.destination,
+                    "url": creds.url,
+                    "secret": creds.secret,
+                    "created": creds.created,
+                }
+            )
+        )
+        return
+    print(f"✅ {verb} {hook.id}: {hook.service} → {_shown_destination(hook.destination)}")
+    if hook.service == "github":
+        print("In GitHub: Settings → Webhooks → Add webhook, with")
+        print("  Payload URL: the URL below · Content type: application/json")
+        print(f"  Events: {', '.join(GITHUB_EVENTS_TO_TICK)}")
+    print(f"ID: {hook.id}")
+    print(f"URL: {creds.url}")
+    print(f"Secret: {creds.secret}")
+
+
+def _shown_destination(destination: str) -> str:
+    if destination.startswith("webhook:"):
+        url = destination.removeprefix("webhook:")
+        return "channel webhook " + url.rsplit("/", 1)[0] + "/…"  # hide the webhook token
+    return destination
+
+
+def _print_hook(hook: Hook, url: str) -> None:
+    rejections = ", ".join(f"{r}: {n}" for r, n in sorted(hook.rejections.items())) or "none"
+    rows = [
+        ("ID", hook.id),
+        ("Service", hook.service),
+        ("State", _state(hook)),
+        ("Destination", _shown_destination(hook.destination)),
+        ("URL", url),
+        ("Accepted", str(hook.accepted)),
+        ("Rejected", f"{hook.rejected} ({rejections})"),
+        ("Last delivery", f"{_when(hook.last_delivery_at)} ({hook.last_delivery_status or '-'})"),
+        ("Last error", hook.failing or hook.last_error or "none"),
+        ("Created", _when(hook.created_at)),
+    ]
+    for name, value in rows:
+        print(f"{name + ':':<15}{value}")
+
+
+def _hook_command(settings: Settings, words: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="hookbot hook", add_help=False)
+    parser.add_argument("words", nargs="*")
+    parser.add_argument("--webhook-url")
+    parser.add_argument("--channel")
+    parser.add_argument("--new", action="store_true")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--yes", action="store_true")
+    parser.add_argument("--grace")
+    parser.add_argument("-h", "--help", action="store_true")
+    args = parser.parse_args(words)
+    positional = canonical(args.words)
+    if args.help or not positional or positional[0] == "help":
+        print(HOOK_HELP, end="")
+        return 0
+    verb, rest = positional[0], positional[1:]
+
+    async def work(service: HookService, store: Store) -> int:
+        if verb == "list":
+            hooks = await service.list()
+            if not hooks:
+                print("No hooks yet. Create one: hookbot hook on github")
+            for hook in hooks:
+                print(
+                    f"{hook.id}  {hook.service:<8} {_state(hook):<8} "
+                    f"{_shown_destination(hook.destination)}  accepted {hook.accepted}, "
+                    f"rejected {hook.rejected}, last {_when(hook.last_delivery_at)} "
+                    f"({hook.last_delivery_status or '-'})"
+                )
+            return 0
+        if not rest:
+            raise InvalidInputError(f"`{verb}` needs a hook id or service; see hookbot hook help")
+        ref = rest[0]
+        if verb == "on" and is_service(ref) and not HOOK_ID.fullmatch(ref):
+            target = rest[1] if len(rest) > 1 else None
+            creds = await service.create(
+                ref, _destination(settings, args), target=target, creator="cli", new=args.new
+            )
+            _print_credentials(creds, args.json, "Created" if creds.created else "Enabled")
+            return 0
+        if verb == "on":
+            hook, requeued = await service.enable(ref)
+            extra = f"; {requeued} kept message(s) queued again" if requeued else ""
+            print(f"✅ {hook.id} is on{extra}")
+            return 0
+        if verb == "off":
+            hook = await service.disable(ref)
+            print(f"✅ {hook.id} is off: deliveries are recorded, not posted. `on {hook.id}` resumes")
+            return 0
+        if verb == "info":
+            hook = await service.resolve(ref)
+            _print_hook(hook, service.url_for(hook))
+            return 0
+        if verb == "delete":
+            hook = await service.resolve(ref)
+            if not args.yes:
+                raise InvalidInputError(f"deleting {hook.id} cannot be undone; add --yes")
+            await service.delete(hook.id)
+            print(f"✅ Deleted {hook.id}; its URL no longer works")
+            return 0
+        if verb == "rotate":
+            creds = await service.rotate(ref, grace=args.grace)
+            _print_credentials(creds, args.json, "Rotated")
+            return 0
+        raise InvalidInputError(f"unknown verb {verb!r}; see hookbot hook help")
+
+    return _with_store(settings, work)
+
+
+def load_sample(service: str, kind: str) -> bytes:
+    """Return a bundled sample payload (`parsers/samples/<service>/<kind>.json`)."""
+    sample = resources.files("parsers") / "samples" / service / f"{kind}.json"
+    if not sample.is_file():
+        raise InvalidInputError(f"no bundled {service} sample named {kind!r}")
+    return sample.read_bytes()
+
+
+def _send_sample(settings: Settings, service_name: str, kind: str, hook_ref: str | None) -> int:
+    spec = PARSERS.get(service_name)
+    if spec is None:
+        raise InvalidInputError(f"unknown service {service_name!r}")
+    body = load_sample(service_name, kind)
+
+    async def find(service: HookService, store: Store) -> Hook:
+        if hook_ref:
+            return await service.resolve(hook_ref)
+        hooks = [h for h in await service.list() if h.service == service_name]
+        if not hooks:
+            raise InvalidInputError(
+                f"no {service_name} hook yet; create one with: hookbot hook on {service_name}"
+            )
+        return hooks[-1]
+
+    hook = _with_store(settings, find)
+    delivery = str(uuid.uuid4())
+    headers = {
+        "Content-Type": "application/json",
+        spec.event_header: kind.split(".", 1)[0],
+        spec.delivery_header: delivery,
+        "User-Agent": "hookbot-send-sample",
+        **spec.sign(body, hook.secret),
+    }
+    url = f"http://{settings.hookbot_host}:{settings.hookbot_port}/webhook/{hook.service}/{hook.token}"
+
+    async def post() -> tuple[int, str]:
+        timeout = aiohttp.ClientTimeout(total=15)
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as session,
+            session.post(url, data=body, headers=headers) as response,
+        ):
+            return response.status, await response.text()
+
+    try:
+        status, text = asyncio.run(post())
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        print(f"❌ cannot reach hookbot at {url.split('/webhook')[0]}: {exc}", file=sys.stderr)
+        print("Start it first: hookbot run", file=sys.stderr)
+        return 1
+    print(f"{status} {text} (hook {hook.id}, delivery {delivery})")
+    return 0 if status < 300 else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the top-level argument parser."""
+    parser = argparse.ArgumentParser(
+        prog="hookbot",
+        description="Webhooks to Discord messages: receiver, pipeline and bot in one process.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="run the receiver (and the bot when DISCORD_TOKEN is set)")
+    hook = sub.add_parser("hook", help="manage hooks (hookbot hook help)", add_help=False)
+    hook.add_argument("words", nargs=argparse.REMAINDER)
+    sample = sub.add_parser("send-sample", help="POST a signed bundled sample to the server")
+    sample.add_argument("service")
+    sample.add_argument("kind", nargs="?", default="push")
+    sample.add_argument("--hook", help="hook id (default: the newest hook of that service)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the hookbot command line; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:
+        print(f"hookbot: configuration error: {exc}", file=sys.stderr)
+        return 2
+    _configure_logging(settings.log_level)
+    try:
+        if args.command == "run":
+            asyncio.run(serve(settings))
+            return 0
+        if args.command == "hook":
+            return _hook_command(settings, list(args.words))
+        return _send_sample(settings, args.service, args.kind, args.hook)
+    except HookError as exc:
+        print(f"❌ {exc}", file=sys.stderr)
+        return 1
+    except StoreError as exc:
+        print(f"❌ database {settings.hookbot_db}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+

@@ -1,0 +1,174 @@
+"""Pipeline: stored delivery → parse → the hook's rules → rendered messages → outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.store import Hook, InboxRow, LogEntry, NewOutbox, Store, StoreError
+from formatters.message import Message, clamp, message_to_json
+from formatters.render import TemplateError, render_default, render_user
+from parsers import PARSERS
+from parsers.errors import PayloadError, UnsupportedEventError
+from parsers.event import Event
+
+log = logging.getLogger(__name__)
+
+BATCH = 64
+POLL_SECONDS = 2.0
+NONCE_LENGTH = 25
+
+
+def make_nonce(hook_id: str, delivery_id: str, part: int) -> str:
+    """Return a stable nonce (≤ 25 characters, Discord's limit) for one outbox row."""
+    digest = hashlib.sha256(f"{hook_id}\0{delivery_id}\0{part}".encode()).hexdigest()
+    return digest[:NONCE_LENGTH]
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """A message for one event, and the template error that made it fall back, if any."""
+
+    message: Message
+    template_error: str | None = None
+
+
+def render_for_hook(hook: Hook, event: Event) -> Rendered:
+    """Render an event with the hook's template for its kind, falling back to the default."""
+    source = hook.templates.get(event.kind) or hook.templates.get("*")
+    if source:
+        try:
+            return Rendered(render_user(source, event))
+        except TemplateError as exc:
+            return Rendered(clamp(render_default(event)), f"template failed, default used: {exc}")
+    return Rendered(clamp(render_default(event)))
+
+
+class Pipeline:
+    """One worker that turns stored deliveries into queued messages, in arrival order."""
+
+    def __init__(
+        self,
+        store: Store,
+        on_queued: Callable[[], None],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._on_queued = on_queued
+        self._clock = clock
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    @property
+    def running(self) -> bool:
+        """Return True while the worker runs."""
+        return self._task is not None and not self._task.done()
+
+    def start(self) -> None:
+        """Start the worker; it first drains what an earlier run left pending."""
+        self._task = asyncio.create_task(self._run(), name="pipeline")
+        self.notify()
+
+    def notify(self) -> None:
+        """Wake the worker: new deliveries were committed."""
+        self._wake.set()
+
+    async def stop(self) -> None:
+        """Finish the delivery in progress, then stop."""
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+            self._wake.clear()
+            while not self._stopping:
+                try:
+                    rows = await self._store.inbox.pending(BATCH)
+                except StoreError:
+                    log.exception("pipeline: cannot read the inbox")
+                    break
+                if not rows:
+                    break
+                for row in rows:
+                    if self._stopping:
+                        return
+                    try:
+                        await self.process(row)
+                    except StoreError:
+                        log.exception("pipeline: delivery %s could not be completed", row.delivery_id)
+                        return
+                self._on_queued()
+
+    async def process(self, row: InboxRow) -> None:
+        """Parse one delivery, render it for its hook and queue the messages (one transaction)."""
+        now = self._clock()
+        hook = await self._store.hooks.get(row.hook_id)
+        entries: list[LogEntry] = []
+        outbox: list[NewOutbox] = []
+
+        def note(outcome: str, detail: str | None = None, kind: str | None = None) -> None:
+            entries.append(LogEntry(now, outcome, row.hook_id, row.delivery_id, kind, detail))
+
+        if hook is None:
+            note("skipped", "the hook was deleted")
+            await self._store.inbox.complete(row.id, [], entries, None)
+            return
+        events, error = self._parse(row)
+        if error is not None:
+            outcome, detail = error
+            note(outcome, detail, row.event_name)
+            status_error = detail if outcome == "error" else None
+            await self._store.inbox.complete(row.id, [], entries, (hook.id, outcome, status_error))
+            return
+        if not hook.enabled:
+            note("skipped", "the hook is off", row.event_name)
+            await self._store.inbox.complete(row.id, [], entries, (hook.id, "skipped", None))
+            return
+        last_error: str | None = None
+        for part, event in enumerate(events):
+            rendered = render_for_hook(hook, event)
+            if rendered.template_error:
+                last_error = rendered.template_error
+                note("template-error", rendered.template_error, event.kind)
+            outbox.append(
+                NewOutbox(
+                    destination=hook.destination,
+                    payload=json.dumps(message_to_json(rendered.message)),
+                    nonce=make_nonce(hook.id, row.delivery_id, part),
+                    hook_id=hook.id,
+                    delivery_id=row.delivery_id,
+                    not_before=now,
+                    dead_reason=f"kept, not sent: {hook.failing}" if hook.failing else None,
+                )
+            )
+            note("queued", event.title, event.kind)
+        await self._store.inbox.complete(row.id, outbox, entries, (hook.id, "queued", last_error))
+
+    def _parse(self, row: InboxRow) -> tuple[list[Event], tuple[str, str] | None]:
+        spec = PARSERS.get(row.service)
+        if spec is None:
+            return [], ("error", f"no parser for service {row.service!r}")
+        try:
+            events = spec.parse(row.headers, row.body)
+        except UnsupportedEventError as exc:
+            return [], ("ignored", str(exc))
+        except PayloadError as exc:
+            log.warning("hook %s: delivery %s: %s", row.hook_id, row.delivery_id, exc)
+            return [], ("error", f"payload error: {exc}")
+        except Exception as exc:  # a parser bug must not stop the worker
+            log.exception("hook %s: delivery %s: parser crashed", row.hook_id, row.delivery_id)
+            return [], ("error", f"parser error: {exc!r}")
+        if not events:
+            return [], ("ignored", "nothing to post for this delivery")
+        return events, None

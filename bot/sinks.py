@@ -1,0 +1,165 @@
+"""Sinks: where a rendered Message goes (console, Discord channel webhook, …)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Callable
+from typing import Protocol, TextIO
+
+import aiohttp
+
+from formatters.message import Message, message_to_discord_payload
+
+log = logging.getLogger(__name__)
+
+SEND_TIMEOUT = aiohttp.ClientTimeout(total=30)
+
+
+class TransientSinkError(Exception):
+    """The send failed but may work later (429, 5xx, timeouts); retry after a delay."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentSinkError(Exception):
+    """The destination refuses for good (gone, forbidden, invalid); stop sending there."""
+
+
+class Sink(Protocol):
+    """A destination the outbox worker can deliver one Message to."""
+
+    key: str
+
+    async def send(self, message: Message, *, nonce: str) -> str | None:
+        """Deliver `message`; return a receipt (e.g. a message id) or None.
+
+        Raises:
+            TransientSinkError: try again later.
+            PermanentSinkError: the destination will never accept it.
+        """
+        ...
+
+
+def describe_message(message: Message) -> str:
+    """Render a Message as readable plain text (the console's format)."""
+    lines: list[str] = []
+    if message.content:
+        lines.append(message.content)
+    for embed in message.embeds:
+        if embed.author:
+            lines.append(f"[{embed.author}]")
+        if embed.title:
+            lines.append(embed.title if not embed.url else f"{embed.title} <{embed.url}>")
+        if embed.description:
+            lines.append(embed.description)
+        lines.extend(f"{f.name}: {f.value}" for f in embed.fields)
+        if embed.footer:
+            lines.append(f"— {embed.footer}")
+    return "\n".join(lines)
+
+
+class ConsoleSink:
+    """Print messages readably; the default destination when no Discord is configured."""
+
+    key = "console"
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self._stream = stream
+
+    async def send(self, message: Message, *, nonce: str) -> str | None:
+        """Print the message and flush, so it is out before the row is marked done."""
+        stream = self._stream or sys.stdout
+        text = describe_message(message)
+        rule = "─" * 60
+        stream.write(f"{rule}\n{text}\n")
+        stream.flush()
+        return None
+
+
+class DiscordWebhookSink:
+    """Post to a Discord channel webhook URL (as given, so proxies and fakes work).
+
+    Channel webhooks take no nonce: this sink is at-least-once; `?wait=true` makes
+    Discord answer with the created message, whose id is the receipt.
+    """
+
+    def __init__(self, url: str, session: aiohttp.ClientSession) -> None:
+        self.url = url
+        self.key = f"webhook:{url}"
+        self._session = session
+
+    async def send(self, message: Message, *, nonce: str) -> str | None:
+        """Execute the webhook with mentions disabled."""
+        payload = message_to_discord_payload(message)
+        payload["allowed_mentions"] = {"parse": []}
+        try:
+            async with self._session.post(
+                self.url,
+                params={"wait": "true"},
+                json=payload,
+                timeout=SEND_TIMEOUT,
+            ) as response:
+                text = await response.text()
+                if response.status < 300:
+                    return _message_id(text)
+                raise _classify(response.status, response.headers, text)
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            raise TransientSinkError(f"webhook unreachable: {exc!r}") from exc
+
+
+def _message_id(text: str) -> str | None:
+    try:
+        answer = json.loads(text)
+    except ValueError:
+        return None
+    return str(answer.get("id")) if isinstance(answer, dict) and "id" in answer else None
+
+
+def _classify(
+    status: int, headers: aiohttp.typedefs.LooseHeaders, text: str
+) -> TransientSinkError | PermanentSinkError:
+    """Map an HTTP failure to retry-later or give-up."""
+    detail = text[:200]
+    if status == 429:
+        retry_after: float | None = None
+        try:
+            retry_after = float(json.loads(text).get("retry_after"))
+        except (ValueError, TypeError, AttributeError):
+            header = dict(headers).get("Retry-After")  # type: ignore[arg-type]
+            if header:
+                try:
+                    retry_after = float(header)
+                except ValueError:
+                    retry_after = None
+        return TransientSinkError(f"rate limited (429): {detail}", retry_after)
+    if status >= 500 or status == 408:
+        return TransientSinkError(f"HTTP {status}: {detail}")
+    return PermanentSinkError(f"HTTP {status}: {detail}")
+
+
+SinkFactory = Callable[[str], Sink]
+
+
+def sink_factory(session: aiohttp.ClientSession, console: TextIO | None = None) -> SinkFactory:
+    """Return a function building the sink for a destination key."""
+    cache: dict[str, Sink] = {}
+
+    def make(destination: str) -> Sink:
+        sink = cache.get(destination)
+        if sink is not None:
+            return sink
+        if destination == "console":
+            sink = ConsoleSink(console)
+        elif destination.startswith("webhook:"):
+            sink = DiscordWebhookSink(destination.removeprefix("webhook:"), session)
+        else:
+            raise PermanentSinkError(f"no sink for destination {destination!r} in this process")
+        cache[destination] = sink
+        return sink
+
+    return make

@@ -1,0 +1,1 @@
+"""Pure formatters: Event(s) + template → Message, clamped to Discord's limits."""
