@@ -19,7 +19,7 @@ from bot.config import Settings
 from bot.outbox import Outbox
 from bot.pipeline import Pipeline
 from bot.server import HookCache, ServerDeps, make_app
-from bot.sinks import sink_factory
+from bot.sinks import SinkFactory, sink_factory
 from bot.store import Store, StoreError
 from bot.writer import GroupCommitWriter
 
@@ -62,6 +62,7 @@ async def running(
     *,
     console: TextIO | None = None,
     clock: Callable[[], float] = time.time,
+    sinks: SinkFactory | None = None,
 ) -> AsyncIterator[Running]:
     """Start everything; on exit shut down in order.
 
@@ -75,7 +76,7 @@ async def running(
         session = aiohttp.ClientSession()
         stack.push_async_callback(session.close)
 
-        outbox = Outbox(store, sink_factory(session, console), clock)
+        outbox = Outbox(store, sinks or sink_factory(session, console), clock)
         await outbox.start()
         stack.push_async_callback(outbox.stop, SHUTDOWN_GRACE)
 

@@ -16,6 +16,7 @@ from formatters.message import Message, message_to_discord_payload
 log = logging.getLogger(__name__)
 
 SEND_TIMEOUT = aiohttp.ClientTimeout(total=30)
+RULE = "─" * 60
 
 
 class TransientSinkError(Exception):
@@ -72,12 +73,18 @@ class ConsoleSink:
         self._stream = stream
 
     async def send(self, message: Message, *, nonce: str) -> str | None:
-        """Print the message and flush, so it is out before the row is marked done."""
+        """Print the message and flush, so it is out before the row is marked done.
+
+        The write runs in a thread: a slow terminal or a full pipe must not stall the loop.
+        """
         stream = self._stream or sys.stdout
-        text = describe_message(message)
-        rule = "─" * 60
-        stream.write(f"{rule}\n{text}\n")
-        stream.flush()
+        text = f"{RULE}\n{describe_message(message)}\n"
+
+        def write() -> None:
+            stream.write(text)
+            stream.flush()
+
+        await asyncio.to_thread(write)
         return None
 
 
