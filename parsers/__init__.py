@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from parsers import github
 from parsers.errors import UnsupportedContentTypeError
-from parsers.signatures import sign_hmac_sha256
 from parsers.event import JSON, Event
+from parsers.signatures import sign_hmac_sha256
 
 __all__ = ["PARSERS", "Event", "ParserSpec", "header"]
 
