@@ -21,7 +21,7 @@ test: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy parsers formatters
+	$(BIN)/mypy parsers formatters bot
 
 bench: setup
 	$(BIN)/python bench/ingest.py

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from importlib import resources
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import aiohttp
 
@@ -167,7 +167,7 @@ def _hook_command(settings: Settings, words: list[str]) -> int:
 
     async def work(service: HookService, store: Store) -> int:
         if verb == "list":
-            hooks = await service.list()
+            hooks = await service.list_hooks()
             if not hooks:
                 print("No hooks yet. Create one: hookbot hook on github")
             for hook in hooks:
@@ -195,7 +195,9 @@ def _hook_command(settings: Settings, words: list[str]) -> int:
             return 0
         if verb == "off":
             hook = await service.disable(ref)
-            print(f"✅ {hook.id} is off: deliveries are recorded, not posted. `on {hook.id}` resumes")
+            print(
+                f"✅ {hook.id} is off: deliveries are recorded, not posted. `on {hook.id}` resumes"
+            )
             return 0
         if verb == "info":
             hook = await service.resolve(ref)
@@ -234,7 +236,7 @@ def _send_sample(settings: Settings, service_name: str, kind: str, hook_ref: str
     async def find(service: HookService, store: Store) -> Hook:
         if hook_ref:
             return await service.resolve(hook_ref)
-        hooks = [h for h in await service.list() if h.service == service_name]
+        hooks = [h for h in await service.list_hooks() if h.service == service_name]
         if not hooks:
             raise InvalidInputError(
                 f"no {service_name} hook yet; create one with: hookbot hook on {service_name}"
@@ -311,5 +313,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
-
-

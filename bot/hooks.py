@@ -130,7 +130,7 @@ class HookService:
         self._changed()
         return HookCredentials(hook, self.url_for(hook), hook.secret, created=True)
 
-    async def list(self, scope: Scope = CLI_SCOPE) -> list[Hook]:
+    async def list_hooks(self, scope: Scope = CLI_SCOPE) -> list[Hook]:
         """Return the hooks this scope sees, in id order."""
         return await self._visible(scope)
 
@@ -199,7 +199,7 @@ class HookService:
         return HookCredentials(rotated, self.url_for(rotated), rotated.secret, created=False)
 
     async def _visible(self, scope: Scope) -> list[Hook]:
-        return [h for h in await self._store.hooks.list(guild_id=scope.guild_id)]
+        return await self._store.hooks.find_all(guild_id=scope.guild_id)
 
     async def _get(self, hook_id: str) -> Hook:
         hook = await self._store.hooks.get(hook_id)

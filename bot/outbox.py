@@ -10,6 +10,7 @@ import random
 import time
 from collections.abc import Callable
 
+from bot.aio import wait_event
 from bot.sinks import PermanentSinkError, SinkFactory, TransientSinkError
 from bot.store import OutboxRow, Store, StoreError
 from formatters.message import message_from_json
@@ -24,7 +25,7 @@ SEND_TIMEOUT = 60.0
 
 def backoff(attempts: int, retry_after: float | None, rng: Callable[[], float]) -> float:
     """Return the delay before the next try: exponential with jitter, at least retry_after."""
-    exponential = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** max(0, attempts - 1))
+    exponential: float = min(BACKOFF_CAP, BACKOFF_BASE * 2.0 ** max(0, attempts - 1))
     delay = exponential * (0.5 + rng() / 2)
     if retry_after is not None:
         delay = max(delay, retry_after)
@@ -59,7 +60,9 @@ class Outbox:
         """Recover rows a crash left in flight, then start dispatching."""
         recovered = await self._store.outbox.recover_in_flight()
         if recovered:
-            log.warning("%d message(s) were in flight at the last stop; sending them again", recovered)
+            log.warning(
+                "%d message(s) were in flight at the last stop; sending them again", recovered
+            )
         self._dispatcher = asyncio.create_task(self._dispatch(), name="outbox-dispatcher")
         self.notify()
 
@@ -84,8 +87,7 @@ class Outbox:
 
     async def _dispatch(self) -> None:
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
+            await wait_event(self._wake, POLL_SECONDS)
             self._wake.clear()
             try:
                 destinations = await self._store.outbox.destinations_ready()
@@ -123,7 +125,12 @@ class Outbox:
             delay = backoff(row.attempts, exc.retry_after, self._rng)
             log.warning(
                 "outbox %s: row %d (hook %s, delivery %s) failed, retry in %.1fs: %s",
-                row.destination, row.id, row.hook_id, row.delivery_id, delay, exc,
+                row.destination,
+                row.id,
+                row.hook_id,
+                row.delivery_id,
+                delay,
+                exc,
             )
             now = self._clock()
             await self._store.outbox.reschedule(row, now + delay, str(exc), now)
@@ -135,7 +142,11 @@ class Outbox:
             reason = f"destination failed: {exc}"
             log.error(
                 "outbox %s: row %d (hook %s, delivery %s) dead: %s",
-                row.destination, row.id, row.hook_id, row.delivery_id, exc,
+                row.destination,
+                row.id,
+                row.hook_id,
+                row.delivery_id,
+                exc,
             )
             now = self._clock()
             await self._store.outbox.mark_dead(row, reason, now)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import json
 import logging
@@ -11,6 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bot.aio import wait_event
 from bot.store import Hook, InboxRow, LogEntry, NewOutbox, Store, StoreError
 from formatters.message import Message, clamp, message_to_json
 from formatters.render import TemplateError, render_default, render_user
@@ -65,6 +65,7 @@ class Pipeline:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._drain_until = 0.0
 
     @property
     def running(self) -> bool:
@@ -80,35 +81,45 @@ class Pipeline:
         """Wake the worker: new deliveries were committed."""
         self._wake.set()
 
-    async def stop(self) -> None:
-        """Finish the delivery in progress, then stop."""
+    async def stop(self, drain_seconds: float = 5.0) -> None:
+        """Turn what is already stored into queued messages (bounded), then stop.
+
+        Whatever is left when the bound passes stays in the inbox for the next start.
+        """
+        self._drain_until = time.monotonic() + drain_seconds
         self._stopping = True
         self._wake.set()
         if self._task is not None:
             await self._task
 
     async def _run(self) -> None:
-        while not self._stopping:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), POLL_SECONDS)
-            self._wake.clear()
-            while not self._stopping:
+        while True:
+            if not self._stopping:
+                await wait_event(self._wake, POLL_SECONDS)
+                self._wake.clear()
+            finished = await self._drain()
+            if self._stopping and (finished or time.monotonic() > self._drain_until):
+                return
+
+    async def _drain(self) -> bool:
+        """Process pending deliveries; True once none are left (or the store fails)."""
+        while True:
+            try:
+                rows = await self._store.inbox.pending(BATCH)
+            except StoreError:
+                log.exception("pipeline: cannot read the inbox")
+                return True
+            if not rows:
+                return True
+            for row in rows:
+                if self._stopping and time.monotonic() > self._drain_until:
+                    return False
                 try:
-                    rows = await self._store.inbox.pending(BATCH)
+                    await self.process(row)
                 except StoreError:
-                    log.exception("pipeline: cannot read the inbox")
-                    break
-                if not rows:
-                    break
-                for row in rows:
-                    if self._stopping:
-                        return
-                    try:
-                        await self.process(row)
-                    except StoreError:
-                        log.exception("pipeline: delivery %s could not be completed", row.delivery_id)
-                        return
-                self._on_queued()
+                    log.exception("pipeline: delivery %s could not be completed", row.delivery_id)
+                    return True
+            self._on_queued()
 
     async def process(self, row: InboxRow) -> None:
         """Parse one delivery, render it for its hook and queue the messages (one transaction)."""

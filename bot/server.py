@@ -69,7 +69,7 @@ class ServerDeps:
 DEPS = web.AppKey("deps", ServerDeps)
 
 
-class Rejected(Exception):
+class RejectedError(Exception):
     """A request refused with a 4xx; `reason` is what the hook's counters record."""
 
     def __init__(self, status: int, reason: str, message: str) -> None:
@@ -86,15 +86,16 @@ def _error(status: int, message: str, **extra: Any) -> web.Response:
 async def _read_limited(request: web.Request, limit: int) -> bytes:
     """Read the body, refusing as soon as it exceeds `limit` (never all of a huge body)."""
     if request.content_length is not None and request.content_length > limit:
-        raise Rejected(413, "too large", f"body over the {limit}-byte limit")
-    chunks, size = [], 0
+        raise RejectedError(413, "too large", f"body over the {limit}-byte limit")
+    chunks: list[bytes] = []
+    size = 0
     while True:
         chunk = await request.content.read(READ_CHUNK)
         if not chunk:
             return b"".join(chunks)
         size += len(chunk)
         if size > limit:
-            raise Rejected(413, "too large", f"body over the {limit}-byte limit")
+            raise RejectedError(413, "too large", f"body over the {limit}-byte limit")
         chunks.append(chunk)
 
 
@@ -104,22 +105,22 @@ async def _check(spec: ParserSpec, request: web.Request, secret: str, limit: int
     try:
         spec.check_content_type(content_type)
     except UnsupportedContentTypeError as exc:
-        raise Rejected(415, "unsupported content type", str(exc)) from exc
+        raise RejectedError(415, "unsupported content type", str(exc)) from exc
     missing = [name for name in spec.required_headers if name not in request.headers]
     if missing:
-        raise Rejected(400, "missing headers", f"missing header(s): {', '.join(missing)}")
+        raise RejectedError(400, "missing headers", f"missing header(s): {', '.join(missing)}")
     body = await _read_limited(request, limit)
     try:
         spec.verify(request.headers, body, secret)
     except SignatureError as exc:
-        raise Rejected(401, "bad signature", str(exc)) from exc
+        raise RejectedError(401, "bad signature", str(exc)) from exc
     try:
         if len(body) > DECODE_IN_THREAD_ABOVE:
             await asyncio.to_thread(spec.decode, content_type, body)
         else:
             spec.decode(content_type, body)
     except PayloadError as exc:
-        raise Rejected(400, "bad json", str(exc)) from exc
+        raise RejectedError(400, "bad json", str(exc)) from exc
     return body
 
 
@@ -139,7 +140,7 @@ async def receive_webhook(request: web.Request) -> web.Response:
     hook, secret = found
     try:
         body = await _check(spec, request, secret, deps.max_body)
-    except Rejected as rejected:
+    except RejectedError as rejected:
         log.info("hook %s: rejected delivery (%s): %s", hook.id, rejected.reason, rejected.message)
         try:
             await deps.writer.reject(Rejection(hook.id, rejected.reason, deps.clock()))

@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Protocol, TextIO
 
 import aiohttp
@@ -115,7 +115,7 @@ class DiscordWebhookSink:
                 if response.status < 300:
                     return _message_id(text)
                 raise _classify(response.status, response.headers, text)
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             raise TransientSinkError(f"webhook unreachable: {exc!r}") from exc
 
 
@@ -128,7 +128,7 @@ def _message_id(text: str) -> str | None:
 
 
 def _classify(
-    status: int, headers: aiohttp.typedefs.LooseHeaders, text: str
+    status: int, headers: Mapping[str, str], text: str
 ) -> TransientSinkError | PermanentSinkError:
     """Map an HTTP failure to retry-later or give-up."""
     detail = text[:200]
@@ -137,7 +137,7 @@ def _classify(
         try:
             retry_after = float(json.loads(text).get("retry_after"))
         except (ValueError, TypeError, AttributeError):
-            header = dict(headers).get("Retry-After")  # type: ignore[arg-type]
+            header = headers.get("Retry-After")
             if header:
                 try:
                     retry_after = float(header)

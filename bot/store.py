@@ -260,7 +260,7 @@ class Store:
         """
         conn: sqlite3.Connection = self._db._conn
         try:
-            result: T = await self._db._execute(fn, conn, *args)
+            result: T = await self._db._execute(fn, conn, *args)  # type: ignore[no-untyped-call]
         except sqlite3.Error as exc:
             raise StoreError(f"database error: {exc}") from exc
         except ValueError as exc:  # aiosqlite: "Connection closed"
@@ -368,7 +368,9 @@ class HookRepo:
 
         def insert(conn: sqlite3.Connection) -> str:
             with _transaction(conn):
-                row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'hooks'").fetchone()
+                row = conn.execute(
+                    "SELECT seq FROM sqlite_sequence WHERE name = 'hooks'"
+                ).fetchone()
                 seq = (row[0] if row else 0) + 1
                 hook_id = f"hook_{seq:03d}"
                 conn.execute(
@@ -403,7 +405,7 @@ class HookRepo:
         hooks = await self._select("WHERE id = ?", (hook_id,))
         return hooks[0] if hooks else None
 
-    async def list(
+    async def find_all(
         self, *, guild_id: str | None = None, channel_id: str | None = None
     ) -> list[Hook]:
         """Return hooks in id order, optionally only a guild's or a channel's."""
@@ -437,10 +439,10 @@ class HookRepo:
             counts: dict[str, dict[str, int]] = {}
             if rows:
                 marks = ",".join("?" * len(rows))
-                for r in conn.execute(
-                    f"SELECT hook_id, reason, count FROM hook_rejections WHERE hook_id IN ({marks})",  # noqa: S608
-                    [row["id"] for row in rows],
-                ):
+                sql = (
+                    f"SELECT hook_id, reason, count FROM hook_rejections WHERE hook_id IN ({marks})"  # noqa: S608
+                )
+                for r in conn.execute(sql, [row["id"] for row in rows]):
                     counts.setdefault(r["hook_id"], {})[r["reason"]] = r["count"]
             return [_hook_from_row(row, counts.get(row["id"], {})) for row in rows]
 
@@ -582,8 +584,7 @@ class InboxRepo:
                         (r.hook_id, r.reason),
                     )
                     conn.execute(
-                        "UPDATE hooks SET rejected = rejected + 1, last_rejection = ?"
-                        " WHERE id = ?",
+                        "UPDATE hooks SET rejected = rejected + 1, last_rejection = ? WHERE id = ?",
                         (r.reason, r.hook_id),
                     )
                 _insert_log(
@@ -764,7 +765,9 @@ class OutboxRepo:
                     " not_before = COALESCE(?, not_before) WHERE id = ?",
                     (status, error, now if status == DONE else None, not_before, row.id),
                 )
-                _insert_log(conn, [LogEntry(now, outcome, row.hook_id, row.delivery_id, None, detail)])
+                _insert_log(
+                    conn, [LogEntry(now, outcome, row.hook_id, row.delivery_id, None, detail)]
+                )
                 if row.hook_id is not None and status in (DONE, DEAD):
                     conn.execute(
                         "UPDATE hooks SET last_delivery_status = ?,"
@@ -787,7 +790,7 @@ class OutboxRepo:
         """Return how many rows are in each state."""
 
         def count(conn: sqlite3.Connection) -> dict[str, int]:
-            totals = {name: 0 for name in OUTBOX_STATES.values()}
+            totals = dict.fromkeys(OUTBOX_STATES.values(), 0)
             for r in conn.execute("SELECT status, COUNT(*) FROM outbox GROUP BY status"):
                 totals[OUTBOX_STATES[r[0]]] = r[1]
             return totals
@@ -801,7 +804,9 @@ class OutboxRepo:
             if hook_id is None:
                 cursor = conn.execute("SELECT * FROM outbox ORDER BY id")
             else:
-                cursor = conn.execute("SELECT * FROM outbox WHERE hook_id = ? ORDER BY id", (hook_id,))
+                cursor = conn.execute(
+                    "SELECT * FROM outbox WHERE hook_id = ? ORDER BY id", (hook_id,)
+                )
             return [_outbox_from_row(r) for r in cursor]
 
         return await self._store.run(select)
@@ -827,14 +832,18 @@ class DeliveryLogRepo:
 
         def select(conn: sqlite3.Connection) -> list[LogEntry]:
             if hook_id is None:
-                cursor = conn.execute("SELECT * FROM delivery_log ORDER BY id DESC LIMIT ?", (limit,))
+                cursor = conn.execute(
+                    "SELECT * FROM delivery_log ORDER BY id DESC LIMIT ?", (limit,)
+                )
             else:
                 cursor = conn.execute(
                     "SELECT * FROM delivery_log WHERE hook_id = ? ORDER BY id DESC LIMIT ?",
                     (hook_id, limit),
                 )
             entries = [
-                LogEntry(r["at"], r["outcome"], r["hook_id"], r["delivery_id"], r["kind"], r["detail"])
+                LogEntry(
+                    r["at"], r["outcome"], r["hook_id"], r["delivery_id"], r["kind"], r["detail"]
+                )
                 for r in cursor
             ]
             return entries[::-1]

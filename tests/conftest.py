@@ -78,8 +78,13 @@ class Receiver:
         return f"{self.base}/webhook/github/{self.hook.token}"
 
     async def post(
-        self, body: bytes, *, event: str = "push", delivery: str | None = None,
-        secret: str | None = None, headers: dict[str, str] | None = None,
+        self,
+        body: bytes,
+        *,
+        event: str = "push",
+        delivery: str | None = None,
+        secret: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> aiohttp.ClientResponse:
         """POST a GitHub delivery signed with the hook's secret (or `secret`)."""
         sent = {

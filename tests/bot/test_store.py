@@ -17,7 +17,9 @@ async def _hook(store: Store, destination: str = "console", now: float = 100.0):
 
 
 def _delivery(hook_id: str, delivery_id: str, at: float = 100.0) -> NewDelivery:
-    return NewDelivery(hook_id, "github", delivery_id, "push", {"x-github-event": "push"}, b"{}", at)
+    return NewDelivery(
+        hook_id, "github", delivery_id, "push", {"x-github-event": "push"}, b"{}", at
+    )
 
 
 def _outbox(hook_id: str, nonce: str, destination: str = "console", at: float = 100.0):
@@ -36,7 +38,7 @@ async def test_store_migrate_twice_keeps_version(tmp_path: Path):
     await _hook(first)
     await first.close()
     second = await Store.open(path)
-    assert len(await second.hooks.list()) == 1
+    assert len(await second.hooks.find_all()) == 1
     await second.close()
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
@@ -129,8 +131,10 @@ async def test_fail_destination_then_restore_requeues(store: Store):
     await store.inbox.write_batch([_delivery(hook.id, "d1")], [])
     (row,) = await store.inbox.pending(10)
     await store.inbox.complete(
-        row.id, [_outbox(hook.id, "a", hook.destination), _outbox(hook.id, "b", hook.destination)],
-        [], None,
+        row.id,
+        [_outbox(hook.id, "a", hook.destination), _outbox(hook.id, "b", hook.destination)],
+        [],
+        None,
     )
     assert await store.hooks.fail_destination(hook.destination, "HTTP 404", 1.0) == 2
     failing = await store.hooks.get(hook.id)

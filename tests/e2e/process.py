@@ -70,9 +70,11 @@ def start(env: dict[str, str], cwd: Path, stdout: IO[Any] | int) -> subprocess.P
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"hookbot exited: {process.stderr.read().decode() if process.stderr else ''}")
+            raise RuntimeError(
+                f"hookbot exited: {process.stderr.read().decode() if process.stderr else ''}"
+            )
         try:
-            with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 - local test URL
+            with urllib.request.urlopen(url, timeout=1) as response:
                 if response.status == 200:
                     return process
         except OSError:

@@ -1,0 +1,115 @@
+"""HookService: create / re-show, refs, scopes, on/off, rotate with grace, delete."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.hooks import (
+    AmbiguousRefError,
+    HookNotFoundError,
+    HookService,
+    InvalidInputError,
+    Scope,
+    parse_duration,
+)
+from bot.store import Store
+
+
+@pytest.fixture
+def service(store: Store) -> HookService:
+    return HookService(store, "https://hooks.example/", clock=lambda: 1000.0)
+
+
+async def test_hooks_create_gives_url_and_long_secret(service: HookService):
+    """A new hook has an id, a URL under the base and a secret of ≥ 32 characters."""
+    creds = await service.create("github", "console")
+    assert creds.created
+    assert creds.hook.id == "hook_001"
+    assert creds.url == f"https://hooks.example/webhook/github/{creds.hook.token}"
+    assert len(creds.secret) >= 32
+
+
+async def test_hooks_create_again_shows_the_only_hook(service: HookService):
+    """`on github` twice for one destination shows the same hook; --new makes another."""
+    first = await service.create("github", "console")
+    again = await service.create("github", "console")
+    assert (again.hook.id, again.created) == (first.hook.id, False)
+    other = await service.create("github", "console", new=True)
+    assert other.hook.id == "hook_002"
+
+
+async def test_hooks_unknown_service_is_refused(service: HookService):
+    """An unknown service name is refused with the known ones."""
+    with pytest.raises(InvalidInputError, match="github"):
+        await service.create("gitbucket", "console")
+
+
+async def test_hooks_resolve_by_service_needs_exactly_one(service: HookService):
+    """A service ref names one hook; with two, the error lists the candidates."""
+    await service.create("github", "console")
+    assert (await service.resolve("github")).id == "hook_001"
+    await service.create("github", "console", new=True)
+    with pytest.raises(AmbiguousRefError) as caught:
+        await service.resolve("github")
+    assert [h.id for h in caught.value.candidates] == ["hook_001", "hook_002"]
+
+
+async def test_hooks_other_guilds_hook_looks_missing(service: HookService):
+    """An id of another guild's hook is answered like one that does not exist."""
+    await service.create("github", "console", Scope(guild_id="1", channel_id="10"))
+    with pytest.raises(HookNotFoundError) as other:
+        await service.resolve("hook_001", Scope(guild_id="2"))
+    with pytest.raises(HookNotFoundError) as missing:
+        await service.resolve("hook_999", Scope(guild_id="2"))
+    assert str(other.value).replace("001", "X") == str(missing.value).replace("999", "X")
+
+
+async def test_hooks_off_then_on(service: HookService):
+    """off disables, on enables again."""
+    await service.create("github", "console")
+    assert not (await service.disable("hook_001")).enabled
+    hook, requeued = await service.enable("hook_001")
+    assert hook.enabled
+    assert requeued == 0
+
+
+async def test_hooks_rotate_with_grace_keeps_old_token(service: HookService, store: Store):
+    """rotate --grace 1h: new token and secret; the old token still finds the hook."""
+    old = (await service.create("github", "console")).hook
+    creds = await service.rotate("hook_001", grace="1h")
+    assert creds.hook.token != old.token
+    assert creds.secret != old.secret
+    found = await store.hooks.find_by_token(old.token, 1000.0 + 3599)
+    assert found is not None
+    assert found[1] == old.secret
+    assert await store.hooks.find_by_token(old.token, 1000.0 + 3601) is None
+
+
+async def test_hooks_rotate_without_grace_drops_old_token(service: HookService, store: Store):
+    """rotate with no grace: the old token stops working at once."""
+    old = (await service.create("github", "console")).hook
+    await service.rotate("github")
+    assert await store.hooks.find_by_token(old.token, 1000.0) is None
+
+
+async def test_hooks_delete_makes_ref_unknown(service: HookService):
+    """A deleted hook cannot be found again."""
+    await service.create("github", "console")
+    await service.delete("hook_001")
+    with pytest.raises(HookNotFoundError):
+        await service.resolve("hook_001")
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("30s", 30), ("15m", 900), ("24h", 86400), ("7d", 604800)]
+)
+def test_hooks_parse_duration_units(text: str, seconds: int):
+    """Durations take s, m, h and d."""
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "1w", "h", "-5m", "5 m m"])
+def test_hooks_parse_duration_refuses_garbage(text: str):
+    """Malformed durations are refused with an example."""
+    with pytest.raises(InvalidInputError, match="24h"):
+        parse_duration(text)
