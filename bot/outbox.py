@@ -8,12 +8,12 @@ import json
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from bot.aio import wait_event
-from bot.sinks import PermanentSinkError, SinkFactory, TransientSinkError
+from bot.sinks import PermanentSinkError, Sink, SinkFactory, TransientSinkError
 from bot.store import OutboxRow, Store, StoreError
-from formatters.message import message_from_json
+from formatters.message import LIMITS, Message, embed_size, message_from_json
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +104,14 @@ class Outbox:
     async def _work(self, destination: str) -> None:
         while not self._stopping:
             try:
-                claimed = await self._store.outbox.claim_next(destination, self._clock())
+                sink = self._sinks(destination)
+            except PermanentSinkError as exc:
+                await self._fail(destination, str(exc))
+                return
+            try:
+                claimed = await self._store.outbox.claim_group(
+                    destination, self._clock(), group_size if sink.coalesces else _one
+                )
             except StoreError:
                 log.exception("outbox %s: claim failed", destination)
                 await asyncio.sleep(POLL_SECONDS)
@@ -114,46 +121,93 @@ class Outbox:
             if isinstance(claimed, float):
                 await asyncio.sleep(max(0.0, claimed - self._clock()))
                 continue
-            await self._deliver(claimed)
+            await self._deliver(sink, claimed)
 
-    async def _deliver(self, row: OutboxRow) -> None:
+    async def _fail(self, destination: str, error: str) -> None:
+        """Mark a destination failing: its hooks keep their messages, dead, until `on`."""
+        reason = f"destination failed: {error}"
+        log.error("outbox %s: %s", destination, reason)
+        await self._store.hooks.fail_destination(destination, reason, self._clock())
+
+    async def _deliver(self, sink: Sink, rows: list[OutboxRow]) -> None:
+        head = rows[0]
+        ids = ", ".join(str(r.id) for r in rows)
+        where = f"row(s) {ids} (hook {head.hook_id}, delivery {head.delivery_id})"
         try:
-            sink = self._sinks(row.destination)
-            message = message_from_json(json.loads(row.payload))
-            receipt = await asyncio.wait_for(sink.send(message, nonce=row.nonce), SEND_TIMEOUT)
+            message = coalesce([message_from_json(json.loads(r.payload)) for r in rows])
+            # The group's nonce is its first row's: stable across retries and restarts.
+            receipt = await asyncio.wait_for(sink.send(message, nonce=head.nonce), SEND_TIMEOUT)
         except TransientSinkError as exc:
-            delay = backoff(row.attempts, exc.retry_after, self._rng)
+            delay = backoff(head.attempts, exc.retry_after, self._rng)
             log.warning(
-                "outbox %s: row %d (hook %s, delivery %s) failed, retry in %.1fs: %s",
-                row.destination,
-                row.id,
-                row.hook_id,
-                row.delivery_id,
-                delay,
-                exc,
+                "outbox %s: %s failed, retry in %.1fs: %s", head.destination, where, delay, exc
             )
             now = self._clock()
-            await self._store.outbox.reschedule(row, now + delay, str(exc), now)
+            await self._store.outbox.reschedule(rows, now + delay, str(exc), now)
         except TimeoutError:
-            delay = backoff(row.attempts, None, self._rng)
+            delay = backoff(head.attempts, None, self._rng)
             now = self._clock()
-            await self._store.outbox.reschedule(row, now + delay, "send timed out", now)
+            await self._store.outbox.reschedule(rows, now + delay, "send timed out", now)
         except PermanentSinkError as exc:
-            reason = f"destination failed: {exc}"
-            log.error(
-                "outbox %s: row %d (hook %s, delivery %s) dead: %s",
-                row.destination,
-                row.id,
-                row.hook_id,
-                row.delivery_id,
-                exc,
-            )
-            now = self._clock()
-            await self._store.outbox.mark_dead(row, reason, now)
-            await self._store.hooks.fail_destination(row.destination, reason, now)
+            log.error("outbox %s: %s dead: %s", head.destination, where, exc)
+            await self._store.outbox.mark_dead(rows, f"destination failed: {exc}", self._clock())
+            await self._fail(head.destination, str(exc))
         except (ValueError, KeyError, TypeError) as exc:
-            log.exception("outbox: row %d has an unreadable payload", row.id)
-            await self._store.outbox.mark_dead(row, f"unreadable payload: {exc}", self._clock())
+            log.exception("outbox: %s has an unreadable payload", where)
+            await self._store.outbox.mark_dead(rows, f"unreadable payload: {exc}", self._clock())
         else:
             # Done only after the sink returned: at-least-once, with the nonce for Discord.
-            await self._store.outbox.mark_done(row, self._clock(), receipt)
+            await self._store.outbox.mark_done(rows, self._clock(), receipt)
+
+
+def _one(candidates: Sequence[OutboxRow]) -> int:
+    return 1
+
+
+def _shape(message: Message) -> str:
+    if message.embeds and message.content:
+        return "mixed"
+    return "embeds" if message.embeds else "content"
+
+
+def group_size(candidates: Sequence[OutboxRow]) -> int:
+    """Return how many of the oldest ready rows fit one post.
+
+    Embed messages share a post up to 10 embeds and 6,000 characters; content-only
+    messages are joined up to 2,000 characters; the two are never mixed.
+    """
+    messages = []
+    for row in candidates:
+        try:
+            messages.append(message_from_json(json.loads(row.payload)))
+        except (ValueError, KeyError, TypeError):
+            break  # an unreadable row goes alone and dies alone
+    if not messages:
+        return 1
+    shape = _shape(messages[0])
+    if shape == "mixed":
+        return 1
+    taken, embeds, size, length = 0, 0, 0, -1
+    for message in messages:
+        if _shape(message) != shape:
+            break
+        if shape == "embeds":
+            embeds += len(message.embeds)
+            size += sum(embed_size(e) for e in message.embeds)
+            if embeds > LIMITS.embeds or size > LIMITS.total:
+                break
+        else:
+            length += len(message.content) + 1
+            if length > LIMITS.content:
+                break
+        taken += 1
+    return max(1, taken)
+
+
+def coalesce(messages: Sequence[Message]) -> Message:
+    """Join messages chosen by group_size into one post."""
+    if len(messages) == 1:
+        return messages[0]
+    if messages[0].embeds:
+        return Message(embeds=tuple(e for m in messages for e in m.embeds))
+    return Message(content="\n".join(m.content for m in messages))

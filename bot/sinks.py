@@ -35,6 +35,7 @@ class Sink(Protocol):
     """A destination the outbox worker can deliver one Message to."""
 
     key: str
+    coalesces: bool  # may several queued messages share one post (under backlog)?
 
     async def send(self, message: Message, *, nonce: str) -> str | None:
         """Deliver `message`; return a receipt (e.g. a message id) or None.
@@ -68,6 +69,7 @@ class ConsoleSink:
     """Print messages readably; the default destination when no Discord is configured."""
 
     key = "console"
+    coalesces = False  # nothing to save locally; one message per print reads best
 
     def __init__(self, stream: TextIO | None = None) -> None:
         self._stream = stream
@@ -94,6 +96,8 @@ class DiscordWebhookSink:
     Channel webhooks take no nonce: this sink is at-least-once; `?wait=true` makes
     Discord answer with the created message, whose id is the receipt.
     """
+
+    coalesces = True
 
     def __init__(self, url: str, session: aiohttp.ClientSession) -> None:
         self.url = url

@@ -127,6 +127,7 @@ class OutboxRow:
     hook_id: str | None
     delivery_id: str | None
     status: int = READY
+    group_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +215,7 @@ def _outbox_from_row(row: sqlite3.Row) -> OutboxRow:
         hook_id=row["hook_id"],
         delivery_id=row["delivery_id"],
         status=row["status"],
+        group_id=row["group_id"],
     )
 
 
@@ -710,47 +712,81 @@ class OutboxRepo:
             ]
         )
 
-    async def claim_next(self, destination: str, now: float) -> OutboxRow | float | None:
-        """Claim the destination's oldest ready row.
+    async def claim_group(
+        self,
+        destination: str,
+        now: float,
+        choose: Callable[[Sequence[OutboxRow]], int],
+        limit: int = 10,
+    ) -> list[OutboxRow] | float | None:
+        """Claim the destination's oldest ready rows as one group, sent as one post.
 
-        Returns the claimed row; or, when the oldest row must wait (backoff), the time
-        it may be sent at (rows of one destination go out in order); or None when idle.
+        A group, once formed, is stored before sending and claimed whole again after a
+        retry or a crash, so it is resent with the same rows and nonce. A new group is
+        formed from up to `limit` ready rows; `choose(candidates)` says how many to take.
+        Returns the rows; or, when the oldest row must wait (backoff), the time it may
+        be sent at (rows of one destination go out in order); or None when idle.
         """
 
-        def claim(conn: sqlite3.Connection) -> OutboxRow | float | None:
+        def claim(conn: sqlite3.Connection) -> list[OutboxRow] | float | None:
             with _transaction(conn):
-                row = conn.execute(
+                head = conn.execute(
                     "SELECT * FROM outbox WHERE destination = ? AND status = 0 ORDER BY id LIMIT 1",
                     (destination,),
                 ).fetchone()
-                if row is None:
+                if head is None:
                     return None
-                if row["not_before"] > now:
-                    return float(row["not_before"])
-                claimed = conn.execute(
-                    "UPDATE outbox SET status = 1, claimed_at = ?, attempts = attempts + 1"
-                    " WHERE id = ? RETURNING *",
-                    (now, row["id"]),
-                ).fetchone()
-                return _outbox_from_row(claimed)
+                if head["not_before"] > now:
+                    return float(head["not_before"])
+                if head["group_id"] is not None:
+                    ids = [
+                        r[0]
+                        for r in conn.execute(
+                            "SELECT id FROM outbox WHERE group_id = ? AND status = 0 ORDER BY id",
+                            (head["group_id"],),
+                        )
+                    ]
+                else:
+                    candidates = [
+                        _outbox_from_row(r)
+                        for r in conn.execute(
+                            "SELECT * FROM outbox WHERE destination = ? AND status = 0"
+                            " AND group_id IS NULL AND not_before <= ? ORDER BY id LIMIT ?",
+                            (destination, now, limit),
+                        )
+                    ]
+                    taken = max(1, min(len(candidates), choose(candidates)))
+                    ids = [row.id for row in candidates[:taken]]
+                marks = ",".join("?" * len(ids))
+                sql = (  # noqa: S608 - only placeholders are interpolated
+                    "UPDATE outbox SET status = 1, claimed_at = ?, attempts = attempts + 1,"
+                    f" group_id = ? WHERE id IN ({marks}) RETURNING *"
+                )
+                group_id = head["group_id"] or head["id"]
+                claimed = conn.execute(sql, (now, group_id, *ids)).fetchall()
+                return sorted((_outbox_from_row(r) for r in claimed), key=lambda row: row.id)
 
         return await self._store.run(claim)
 
-    async def mark_done(self, row: OutboxRow, now: float, detail: str | None = None) -> None:
-        """Mark a row sent (only ever after the sink returned)."""
-        await self._finish(row, DONE, now, None, "sent", detail)
+    async def mark_done(
+        self, rows: Sequence[OutboxRow], now: float, detail: str | None = None
+    ) -> None:
+        """Mark a group sent (only ever after the sink returned)."""
+        await self._finish(rows, DONE, now, None, "sent", detail)
 
-    async def reschedule(self, row: OutboxRow, not_before: float, error: str, now: float) -> None:
-        """Put a row back to ready, to be tried again at `not_before`."""
-        await self._finish(row, READY, now, error, "retry", error, not_before)
+    async def reschedule(
+        self, rows: Sequence[OutboxRow], not_before: float, error: str, now: float
+    ) -> None:
+        """Put a group back to ready, to be tried again (whole) at `not_before`."""
+        await self._finish(rows, READY, now, error, "retry", error, not_before)
 
-    async def mark_dead(self, row: OutboxRow, error: str, now: float) -> None:
-        """Give up on a row; the reason goes to the ledger."""
-        await self._finish(row, DEAD, now, error, "dead", error)
+    async def mark_dead(self, rows: Sequence[OutboxRow], error: str, now: float) -> None:
+        """Give up on a group; the reason goes to the ledger."""
+        await self._finish(rows, DEAD, now, error, "dead", error)
 
     async def _finish(
         self,
-        row: OutboxRow,
+        rows: Sequence[OutboxRow],
         status: int,
         now: float,
         error: str | None,
@@ -760,19 +796,29 @@ class OutboxRepo:
     ) -> None:
         def finish(conn: sqlite3.Connection) -> None:
             with _transaction(conn):
-                conn.execute(
+                conn.executemany(
                     "UPDATE outbox SET status = ?, last_error = ?, done_at = ?,"
                     " not_before = COALESCE(?, not_before) WHERE id = ?",
-                    (status, error, now if status == DONE else None, not_before, row.id),
+                    [
+                        (status, error, now if status == DONE else None, not_before, row.id)
+                        for row in rows
+                    ],
                 )
                 _insert_log(
-                    conn, [LogEntry(now, outcome, row.hook_id, row.delivery_id, None, detail)]
+                    conn,
+                    [
+                        LogEntry(now, outcome, row.hook_id, row.delivery_id, None, detail)
+                        for row in rows
+                    ],
                 )
-                if row.hook_id is not None and status in (DONE, DEAD):
-                    conn.execute(
+                if status in (DONE, DEAD):
+                    conn.executemany(
                         "UPDATE hooks SET last_delivery_status = ?,"
                         " last_error = COALESCE(?, last_error) WHERE id = ?",
-                        (outcome, error, row.hook_id),
+                        [
+                            (outcome, error, hook_id)
+                            for hook_id in {r.hook_id for r in rows if r.hook_id}
+                        ],
                     )
 
         await self._store.run(finish)

@@ -38,8 +38,9 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
 class RecordingSink:
     """A Sink that keeps what it was given (our own seam, for tests)."""
 
-    def __init__(self, key: str = "console") -> None:
+    def __init__(self, key: str = "console", coalesces: bool = False) -> None:
         self.key = key
+        self.coalesces = coalesces
         self.sent: list[tuple[Message, str]] = []
         self.arrived = asyncio.Event()
 

@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from bot.outbox import BACKOFF_CAP, Outbox, backoff
+from bot.outbox import BACKOFF_CAP, Outbox, backoff, coalesce, group_size
 from bot.sinks import PermanentSinkError, TransientSinkError
-from bot.store import DEAD, DONE, NewDelivery, NewOutbox, Store
-from formatters.message import Message, message_to_json
+from bot.store import DEAD, DONE, NewDelivery, NewOutbox, OutboxRow, Store
+from formatters.message import Embed, Message, message_to_json
 
 
 class ScriptedSink:
@@ -18,6 +18,7 @@ class ScriptedSink:
 
     def __init__(self, failures: list[Exception]) -> None:
         self.key = "console"
+        self.coalesces = True
         self.failures = failures
         self.sent: list[str] = []
         self.calls = 0
@@ -121,7 +122,40 @@ async def test_outbox_sends_in_order_per_destination(store: Store):
     outbox = Outbox(store, lambda _key: sink, Clock())
 
     async def all_sent() -> bool:
-        return len(sink.sent) == 30
+        return "\n".join(sink.sent).count("m") == 30
 
     await _run_until(outbox, all_sent)
-    assert sink.sent == [f"m{i}" for i in range(30)]
+    assert "\n".join(sink.sent).split("\n") == [f"m{i}" for i in range(30)]
+
+
+def _row(message: Message, row_id: int = 1) -> OutboxRow:
+    payload = json.dumps(message_to_json(message))
+    return OutboxRow(row_id, "console", payload, f"n{row_id}", 0, 0.0, "hook_001", "d")
+
+
+def test_group_size_takes_up_to_ten_embeds():
+    """Embed messages group up to 10 embeds."""
+    rows = [_row(Message(embeds=(Embed(title=f"t{i}"),)), i) for i in range(14)]
+    assert group_size(rows) == 10
+
+
+def test_group_size_respects_the_6000_total():
+    """Embeds whose sizes add past 6,000 characters go in the next post."""
+    rows = [_row(Message(embeds=(Embed(description="x" * 2500),)), i) for i in range(5)]
+    assert group_size(rows) == 2
+
+
+def test_group_size_joins_content_up_to_2000_and_never_mixes():
+    """Content-only messages join up to 2,000 characters and stop at an embed message."""
+    rows = [_row(Message(content="y" * 999), i) for i in range(3)]
+    assert group_size(rows) == 2
+    mixed = [_row(Message(content="a")), _row(Message(embeds=(Embed(title="t"),)), 2)]
+    assert group_size(mixed) == 1
+    assert group_size([_row(Message(content="c", embeds=(Embed(title="t"),)))] * 3) == 1
+
+
+def test_coalesce_joins_in_order():
+    """A group becomes one message: embeds concatenated, or contents joined by lines."""
+    embeds = [Message(embeds=(Embed(title="a"),)), Message(embeds=(Embed(title="b"),))]
+    assert [e.title for e in coalesce(embeds).embeds] == ["a", "b"]
+    assert coalesce([Message(content="a"), Message(content="b")]).content == "a\nb"

@@ -16,6 +16,14 @@ async def _hook(store: Store, destination: str = "console", now: float = 100.0):
     )
 
 
+def ONE(candidates):  # noqa: N802 - reads as a constant chooser
+    return 1
+
+
+def ALL(candidates):  # noqa: N802
+    return len(candidates)
+
+
 def _delivery(hook_id: str, delivery_id: str, at: float = 100.0) -> NewDelivery:
     return NewDelivery(
         hook_id, "github", delivery_id, "push", {"x-github-event": "push"}, b"{}", at
@@ -41,7 +49,7 @@ async def test_store_migrate_twice_keeps_version(tmp_path: Path):
     assert len(await second.hooks.find_all()) == 1
     await second.close()
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
 
 
 async def test_hooks_ids_are_never_reused_after_delete(store: Store):
@@ -97,19 +105,35 @@ async def test_outbox_claim_waits_for_backoff_and_keeps_order(store: Store):
     await store.inbox.write_batch([_delivery(hook.id, "d1")], [])
     (row,) = await store.inbox.pending(10)
     await store.inbox.complete(row.id, [_outbox(hook.id, "a"), _outbox(hook.id, "b")], [], None)
-    first = await store.outbox.claim_next("console", 100.0)
-    assert not isinstance(first, (float, type(None)))
-    assert first.nonce == "a"
-    assert first.attempts == 1
+    first = await store.outbox.claim_group("console", 100.0, ONE)
+    assert isinstance(first, list)
+    assert [(r.nonce, r.attempts) for r in first] == [("a", 1)]
     await store.outbox.reschedule(first, 150.0, "429", 100.0)
-    assert await store.outbox.claim_next("console", 120.0) == 150.0
-    again = await store.outbox.claim_next("console", 151.0)
-    assert not isinstance(again, (float, type(None)))
-    assert (again.nonce, again.attempts) == ("a", 2)
+    assert await store.outbox.claim_group("console", 120.0, ONE) == 150.0
+    again = await store.outbox.claim_group("console", 151.0, ALL)
+    assert isinstance(again, list)
+    assert [(r.nonce, r.attempts) for r in again] == [("a", 2)], "a formed group stays as it was"
     await store.outbox.mark_done(again, 151.0)
-    third = await store.outbox.claim_next("console", 152.0)
-    assert not isinstance(third, (float, type(None)))
-    assert third.nonce == "b"
+    third = await store.outbox.claim_group("console", 152.0, ONE)
+    assert isinstance(third, list)
+    assert [r.nonce for r in third] == ["b"]
+
+
+async def test_outbox_group_is_claimed_whole_after_a_crash(store: Store):
+    """Rows grouped before a crash are recovered and claimed as the same group."""
+    hook = await _hook(store)
+    await store.inbox.write_batch([_delivery(hook.id, "d1")], [])
+    (row,) = await store.inbox.pending(10)
+    rows = [_outbox(hook.id, n) for n in "abcd"]
+    await store.inbox.complete(row.id, rows, [], None)
+    group = await store.outbox.claim_group("console", 100.0, lambda c: 3)
+    assert isinstance(group, list)
+    assert [r.nonce for r in group] == ["a", "b", "c"]
+    assert await store.outbox.recover_in_flight() == 3
+    again = await store.outbox.claim_group("console", 101.0, ALL)
+    assert isinstance(again, list)
+    assert [r.nonce for r in again] == ["a", "b", "c"]
+    assert {r.group_id for r in again} == {group[0].id}
 
 
 async def test_outbox_recover_in_flight_makes_rows_ready(store: Store):
@@ -118,9 +142,9 @@ async def test_outbox_recover_in_flight_makes_rows_ready(store: Store):
     await store.inbox.write_batch([_delivery(hook.id, "d1")], [])
     (row,) = await store.inbox.pending(10)
     await store.inbox.complete(row.id, [_outbox(hook.id, "a")], [], None)
-    claimed = await store.outbox.claim_next("console", 100.0)
+    claimed = await store.outbox.claim_group("console", 100.0, ONE)
     assert claimed is not None
-    assert await store.outbox.claim_next("console", 100.0) is None
+    assert await store.outbox.claim_group("console", 100.0, ONE) is None
     assert await store.outbox.recover_in_flight() == 1
     assert [r.status for r in await store.outbox.rows()] == [READY]
 
@@ -178,10 +202,10 @@ async def test_outbox_finished_rows_are_not_claimed(store: Store, status: int):
     await store.inbox.write_batch([_delivery(hook.id, "d1")], [])
     (row,) = await store.inbox.pending(10)
     await store.inbox.complete(row.id, [_outbox(hook.id, "a")], [], None)
-    claimed = await store.outbox.claim_next("console", 100.0)
-    assert not isinstance(claimed, (float, type(None)))
+    claimed = await store.outbox.claim_group("console", 100.0, ONE)
+    assert isinstance(claimed, list)
     if status == DONE:
         await store.outbox.mark_done(claimed, 101.0)
     else:
         await store.outbox.mark_dead(claimed, "gone", 101.0)
-    assert await store.outbox.claim_next("console", 200.0) is None
+    assert await store.outbox.claim_group("console", 200.0, ONE) is None
