@@ -758,7 +758,7 @@ class OutboxRepo:
                     taken = max(1, min(len(candidates), choose(candidates)))
                     ids = [row.id for row in candidates[:taken]]
                 marks = ",".join("?" * len(ids))
-                sql = (  # noqa: S608 - only placeholders are interpolated
+                sql = (
                     "UPDATE outbox SET status = 1, claimed_at = ?, attempts = attempts + 1,"
                     f" group_id = ? WHERE id IN ({marks}) RETURNING *"
                 )
