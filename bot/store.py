@@ -759,7 +759,7 @@ class OutboxRepo:
                     ids = [row.id for row in candidates[:taken]]
                 marks = ",".join("?" * len(ids))
                 sql = (
-                    "UPDATE outbox SET status = 1, claimed_at = ?, attempts = attempts + 1,"
+                    "UPDATE outbox SET status = 1, claimed_at = ?, attempts = attempts + 1,"  # noqa: S608 - only placeholders are interpolated
                     f" group_id = ? WHERE id IN ({marks}) RETURNING *"
                 )
                 group_id = head["group_id"] or head["id"]
