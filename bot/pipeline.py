@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.aio import wait_event
-from bot.store import Hook, InboxRow, LogEntry, NewOutbox, Store, StoreError
+from bot.store import Completion, Hook, InboxRow, LogEntry, NewOutbox, Store, StoreError
 from formatters.message import Message, clamp, message_to_json
 from formatters.render import TemplateError, render_default, render_user
 from parsers import PARSERS
@@ -111,41 +111,49 @@ class Pipeline:
                 return True
             if not rows:
                 return True
-            for row in rows:
-                if self._stopping and time.monotonic() > self._drain_until:
-                    return False
-                try:
-                    await self.process(row)
-                except StoreError:
-                    log.exception("pipeline: delivery %s could not be completed", row.delivery_id)
-                    return True
+            try:
+                await self._process_batch(rows)
+            except StoreError:
+                log.exception("pipeline: %d deliveries could not be completed", len(rows))
+                return True
             self._on_queued()
+            if self._stopping and time.monotonic() > self._drain_until:
+                return False
 
     async def process(self, row: InboxRow) -> None:
         """Parse one delivery, render it for its hook and queue the messages (one transaction)."""
+        await self._process_batch([row])
+
+    async def _process_batch(self, rows: list[InboxRow]) -> None:
+        """Work out every delivery of the batch, then commit them all in one transaction."""
         now = self._clock()
-        hook = await self._store.hooks.get(row.hook_id)
+        hooks: dict[str, Hook | None] = {}
+        completions = []
+        for row in rows:
+            if row.hook_id not in hooks:
+                hooks[row.hook_id] = await self._store.hooks.get(row.hook_id)
+            completions.append(self._complete(row, hooks[row.hook_id], now))
+        await self._store.inbox.complete(completions)
+
+    def _complete(self, row: InboxRow, hook: Hook | None, now: float) -> Completion:
         entries: list[LogEntry] = []
-        outbox: list[NewOutbox] = []
 
         def note(outcome: str, detail: str | None = None, kind: str | None = None) -> None:
             entries.append(LogEntry(now, outcome, row.hook_id, row.delivery_id, kind, detail))
 
         if hook is None:
             note("skipped", "the hook was deleted")
-            await self._store.inbox.complete(row.id, [], entries, None)
-            return
+            return Completion(row.id, (), entries)
         events, error = self._parse(row)
         if error is not None:
             outcome, detail = error
             note(outcome, detail, row.event_name)
             status_error = detail if outcome == "error" else None
-            await self._store.inbox.complete(row.id, [], entries, (hook.id, outcome, status_error))
-            return
+            return Completion(row.id, (), entries, (hook.id, outcome, status_error))
         if not hook.enabled:
             note("skipped", "the hook is off", row.event_name)
-            await self._store.inbox.complete(row.id, [], entries, (hook.id, "skipped", None))
-            return
+            return Completion(row.id, (), entries, (hook.id, "skipped", None))
+        outbox: list[NewOutbox] = []
         last_error: str | None = None
         for part, event in enumerate(events):
             rendered = render_for_hook(hook, event)
@@ -164,7 +172,7 @@ class Pipeline:
                 )
             )
             note("queued", event.title, event.kind)
-        await self._store.inbox.complete(row.id, outbox, entries, (hook.id, "queued", last_error))
+        return Completion(row.id, outbox, entries, (hook.id, "queued", last_error))
 
     def _parse(self, row: InboxRow) -> tuple[list[Event], tuple[str, str] | None]:
         spec = PARSERS.get(row.service)

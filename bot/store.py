@@ -115,6 +115,19 @@ class NewOutbox:
 
 
 @dataclass(frozen=True, slots=True)
+class Completion:
+    """What the pipeline made of one delivery: messages to queue and ledger lines.
+
+    `hook_status` is (hook_id, last_delivery_status, last_error) to record on the hook.
+    """
+
+    inbox_id: int
+    outbox: Sequence[NewOutbox] = ()
+    entries: Sequence[LogEntry] = ()
+    hook_status: tuple[str, str, str | None] | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class OutboxRow:
     """A queued message as claimed by a delivery worker."""
 
@@ -623,17 +636,8 @@ class InboxRepo:
 
         return await self._store.run(select)
 
-    async def complete(
-        self,
-        inbox_id: int,
-        outbox: Sequence[NewOutbox],
-        entries: Sequence[LogEntry],
-        hook_status: tuple[str, str, str | None] | None,
-    ) -> None:
-        """Queue the rendered messages and mark the delivery done, in one transaction.
-
-        `hook_status` is (hook_id, last_delivery_status, last_error) to record on the hook.
-        """
+    async def complete(self, completions: Sequence[Completion]) -> None:
+        """Queue rendered messages and mark deliveries done, all in one transaction."""
 
         def complete(conn: sqlite3.Connection) -> None:
             with _transaction(conn):
@@ -653,18 +657,23 @@ class InboxRepo:
                             o.hook_id,
                             o.not_before,
                         )
-                        for o in outbox
+                        for c in completions
+                        for o in c.outbox
                     ],
                 )
-                conn.execute("UPDATE inbox SET status = 1 WHERE id = ?", (inbox_id,))
-                _insert_log(conn, entries)
-                if hook_status is not None:
-                    hook_id, status, error = hook_status
-                    conn.execute(
-                        "UPDATE hooks SET last_delivery_status = ?,"
-                        " last_error = COALESCE(?, last_error) WHERE id = ?",
-                        (status, error, hook_id),
-                    )
+                conn.executemany(
+                    "UPDATE inbox SET status = 1 WHERE id = ?", [(c.inbox_id,) for c in completions]
+                )
+                _insert_log(conn, [e for c in completions for e in c.entries])
+                conn.executemany(
+                    "UPDATE hooks SET last_delivery_status = ?,"
+                    " last_error = COALESCE(?, last_error) WHERE id = ?",
+                    [
+                        (c.hook_status[1], c.hook_status[2], c.hook_status[0])
+                        for c in completions
+                        if c.hook_status is not None
+                    ],
+                )
 
         await self._store.run(complete)
 

@@ -9,7 +9,7 @@ import pytest
 
 from bot.outbox import BACKOFF_CAP, Outbox, backoff, coalesce, group_size
 from bot.sinks import PermanentSinkError, TransientSinkError
-from bot.store import DEAD, DONE, NewDelivery, NewOutbox, OutboxRow, Store
+from bot.store import DEAD, DONE, Completion, NewDelivery, NewOutbox, OutboxRow, Store
 from formatters.message import Embed, Message, message_to_json
 
 
@@ -51,7 +51,7 @@ async def _queue(store: Store, contents: list[str], destination: str = "console"
         )
         for i, c in enumerate(contents)
     ]
-    await store.inbox.complete(row.id, rows, [], None)
+    await store.inbox.complete([Completion(row.id, rows)])
     return hook.id
 
 

@@ -7,7 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from bot.store import DEAD, DONE, READY, LogEntry, NewDelivery, NewOutbox, Rejection, Store
+from bot.store import (
+    DEAD,
+    DONE,
+    READY,
+    Completion,
+    LogEntry,
+    NewDelivery,
+    NewOutbox,
+    Rejection,
+    Store,
+)
 
 
 async def _hook(store: Store, destination: str = "console", now: float = 100.0):
@@ -93,7 +103,11 @@ async def test_inbox_complete_queues_outbox_and_marks_done(store: Store):
     await store.inbox.write_batch([_delivery(hook.id, "d1")], [])
     (row,) = await store.inbox.pending(10)
     await store.inbox.complete(
-        row.id, [_outbox(hook.id, "n1")], [LogEntry(1.0, "queued", hook.id, "d1")], None
+        [
+            Completion(
+                row.id, [_outbox(hook.id, "n1")], [LogEntry(1.0, "queued", hook.id, "d1")], None
+            )
+        ]
     )
     assert await store.inbox.pending(10) == []
     assert [r.nonce for r in await store.outbox.rows()] == ["n1"]
@@ -104,7 +118,9 @@ async def test_outbox_claim_waits_for_backoff_and_keeps_order(store: Store):
     hook = await _hook(store)
     await store.inbox.write_batch([_delivery(hook.id, "d1")], [])
     (row,) = await store.inbox.pending(10)
-    await store.inbox.complete(row.id, [_outbox(hook.id, "a"), _outbox(hook.id, "b")], [], None)
+    await store.inbox.complete(
+        [Completion(row.id, [_outbox(hook.id, "a"), _outbox(hook.id, "b")], [], None)]
+    )
     first = await store.outbox.claim_group("console", 100.0, ONE)
     assert isinstance(first, list)
     assert [(r.nonce, r.attempts) for r in first] == [("a", 1)]
@@ -125,7 +141,7 @@ async def test_outbox_group_is_claimed_whole_after_a_crash(store: Store):
     await store.inbox.write_batch([_delivery(hook.id, "d1")], [])
     (row,) = await store.inbox.pending(10)
     rows = [_outbox(hook.id, n) for n in "abcd"]
-    await store.inbox.complete(row.id, rows, [], None)
+    await store.inbox.complete([Completion(row.id, rows, [], None)])
     group = await store.outbox.claim_group("console", 100.0, lambda c: 3)
     assert isinstance(group, list)
     assert [r.nonce for r in group] == ["a", "b", "c"]
@@ -141,7 +157,7 @@ async def test_outbox_recover_in_flight_makes_rows_ready(store: Store):
     hook = await _hook(store)
     await store.inbox.write_batch([_delivery(hook.id, "d1")], [])
     (row,) = await store.inbox.pending(10)
-    await store.inbox.complete(row.id, [_outbox(hook.id, "a")], [], None)
+    await store.inbox.complete([Completion(row.id, [_outbox(hook.id, "a")], [], None)])
     claimed = await store.outbox.claim_group("console", 100.0, ONE)
     assert claimed is not None
     assert await store.outbox.claim_group("console", 100.0, ONE) is None
@@ -155,10 +171,14 @@ async def test_fail_destination_then_restore_requeues(store: Store):
     await store.inbox.write_batch([_delivery(hook.id, "d1")], [])
     (row,) = await store.inbox.pending(10)
     await store.inbox.complete(
-        row.id,
-        [_outbox(hook.id, "a", hook.destination), _outbox(hook.id, "b", hook.destination)],
-        [],
-        None,
+        [
+            Completion(
+                row.id,
+                [_outbox(hook.id, "a", hook.destination), _outbox(hook.id, "b", hook.destination)],
+                [],
+                None,
+            )
+        ]
     )
     assert await store.hooks.fail_destination(hook.destination, "HTTP 404", 1.0) == 2
     failing = await store.hooks.get(hook.id)
@@ -178,7 +198,9 @@ async def test_prune_removes_old_rows_in_batches(store: Store):
     old = [_delivery(hook.id, f"old{i}", at=10.0) for i in range(1200)]
     await store.inbox.write_batch([*old, _delivery(hook.id, "new", at=1000.0)], [])
     for row in await store.inbox.pending(2000):
-        await store.inbox.complete(row.id, [], [LogEntry(row.received_at, "queued")], None)
+        await store.inbox.complete(
+            [Completion(row.id, [], [LogEntry(row.received_at, "queued")], None)]
+        )
     pruned = await store.prune(older_than=500.0, keep_dedupe_after=500.0)
     assert pruned == 2400
     assert await store.inbox.count() == 1
@@ -190,7 +212,7 @@ async def test_prune_keeps_dedupe_ids_for_the_dedupe_window(store: Store):
     hook = await _hook(store)
     await store.inbox.write_batch([_delivery(hook.id, "d1", at=100.0)], [])
     for row in await store.inbox.pending(10):
-        await store.inbox.complete(row.id, [], [], None)
+        await store.inbox.complete([Completion(row.id, [], [], None)])
     await store.prune(older_than=200.0, keep_dedupe_after=50.0)
     assert await store.inbox.count() == 1
 
@@ -201,7 +223,7 @@ async def test_outbox_finished_rows_are_not_claimed(store: Store, status: int):
     hook = await _hook(store)
     await store.inbox.write_batch([_delivery(hook.id, "d1")], [])
     (row,) = await store.inbox.pending(10)
-    await store.inbox.complete(row.id, [_outbox(hook.id, "a")], [], None)
+    await store.inbox.complete([Completion(row.id, [_outbox(hook.id, "a")], [], None)])
     claimed = await store.outbox.claim_group("console", 100.0, ONE)
     assert isinstance(claimed, list)
     if status == DONE:
