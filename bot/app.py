@@ -80,11 +80,11 @@ async def running(
         await outbox.start()
         stack.push_async_callback(outbox.stop, SHUTDOWN_GRACE)
 
-        pipeline = Pipeline(store, outbox.notify, clock)
+        writer = GroupCommitWriter(store)
+        pipeline = Pipeline(store, outbox.notify, clock, intake_busy=writer.busy)
+        writer.on_commit = pipeline.notify
         pipeline.start()
         stack.push_async_callback(pipeline.stop)
-
-        writer = GroupCommitWriter(store, on_commit=pipeline.notify)
         writer.start()
         stack.push_async_callback(writer.stop)
 

@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 BATCH = 64
 POLL_SECONDS = 2.0
 NONCE_LENGTH = 25
+BUSY_PAUSE = 0.02
 
 
 def make_nonce(hook_id: str, delivery_id: str, part: int) -> str:
@@ -58,9 +59,11 @@ class Pipeline:
         store: Store,
         on_queued: Callable[[], None],
         clock: Callable[[], float] = time.time,
+        intake_busy: Callable[[], bool] = lambda: False,
     ) -> None:
         self._store = store
         self._on_queued = on_queued
+        self._intake_busy = intake_busy
         self._clock = clock
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -133,6 +136,9 @@ class Pipeline:
             if row.hook_id not in hooks:
                 hooks[row.hook_id] = await self._store.hooks.get(row.hook_id)
             completions.append(self._complete(row, hooks[row.hook_id], now))
+            # Parsing and rendering are CPU work on the loop: while deliveries are arriving,
+            # answering them comes first (they are stored; their messages can wait a little).
+            await asyncio.sleep(BUSY_PAUSE if self._intake_busy() else 0)
         await self._store.inbox.complete(completions)
 
     def _complete(self, row: InboxRow, hook: Hook | None, now: float) -> Completion:

@@ -176,14 +176,28 @@ def _migrations() -> list[tuple[int, str]]:
 
 
 @contextmanager
-def _transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
-    conn.execute("BEGIN IMMEDIATE")
+def _transaction(conn: sqlite3.Connection, *, durable: bool = True) -> Iterator[sqlite3.Connection]:
+    """Run one write transaction; `durable=False` skips the fsync at commit.
+
+    Only what a 2xx or a user's command promises needs FULL. Pipeline and outbox
+    state changes may be lost on power loss without losing anything: a lost
+    "done" means a resend, a lost completion means the delivery is processed
+    again (outbox nonces are unique). In WAL mode the next FULL commit fsyncs
+    the earlier frames too.
+    """
+    if not durable:
+        conn.execute("PRAGMA synchronous=NORMAL")
     try:
-        yield conn
-    except BaseException:
-        conn.rollback()
-        raise
-    conn.commit()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.rollback()
+            raise
+        conn.commit()
+    finally:
+        if not durable:
+            conn.execute("PRAGMA synchronous=FULL")
 
 
 def _hook_from_row(row: sqlite3.Row, rejections: Mapping[str, int]) -> Hook:
@@ -640,7 +654,7 @@ class InboxRepo:
         """Queue rendered messages and mark deliveries done, all in one transaction."""
 
         def complete(conn: sqlite3.Connection) -> None:
-            with _transaction(conn):
+            with _transaction(conn, durable=False):
                 conn.executemany(
                     "INSERT INTO outbox (destination, payload, nonce, status, not_before,"
                     " last_error, delivery_id, hook_id, created_at)"
@@ -738,7 +752,7 @@ class OutboxRepo:
         """
 
         def claim(conn: sqlite3.Connection) -> list[OutboxRow] | float | None:
-            with _transaction(conn):
+            with _transaction(conn, durable=False):
                 head = conn.execute(
                     "SELECT * FROM outbox WHERE destination = ? AND status = 0 ORDER BY id LIMIT 1",
                     (destination,),
@@ -804,7 +818,7 @@ class OutboxRepo:
         not_before: float | None = None,
     ) -> None:
         def finish(conn: sqlite3.Connection) -> None:
-            with _transaction(conn):
+            with _transaction(conn, durable=False):
                 conn.executemany(
                     "UPDATE outbox SET status = ?, last_error = ?, done_at = ?,"
                     " not_before = COALESCE(?, not_before) WHERE id = ?",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 
 from bot.store import NewDelivery, Rejection, Store
@@ -26,8 +27,13 @@ class GroupCommitWriter:
         self._store = store
         self._queue: asyncio.Queue[_Item | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
-        self._on_commit = on_commit
+        self.on_commit = on_commit
         self.batches = 0
+        self._last_commit = 0.0
+
+    def busy(self, within: float = 0.1) -> bool:
+        """Return True when deliveries were committed in the last `within` seconds."""
+        return time.monotonic() - self._last_commit < within
 
     def start(self) -> None:
         """Start the writer task."""
@@ -85,11 +91,12 @@ class GroupCommitWriter:
                     future.set_exception(exc)
             return
         self.batches += 1
+        self._last_commit = time.monotonic()
         for (_, future), is_new in zip(deliveries, inserted, strict=True):
             if not future.done():
                 future.set_result(is_new)
         for _, future in rejections:
             if not future.done():
                 future.set_result(True)
-        if self._on_commit is not None and any(inserted):
-            self._on_commit()
+        if self.on_commit is not None and any(inserted):
+            self.on_commit()
