@@ -16,6 +16,8 @@ import aiohttp
 from aiohttp import web
 
 from bot.config import Settings
+from bot.discord_bot import HookBot, cap_reconnect_backoff, point_at, run_bot
+from bot.hooks import HookService
 from bot.outbox import Outbox
 from bot.pipeline import Pipeline
 from bot.server import HookCache, ServerDeps, make_app
@@ -40,6 +42,7 @@ class Running:
     outbox: Outbox
     runner: web.AppRunner
     port: int
+    bot: HookBot | None = None
 
 
 async def _prune_forever(store: Store, settings: Settings, clock: Callable[[], float]) -> None:
@@ -76,7 +79,15 @@ async def running(
         session = aiohttp.ClientSession()
         stack.push_async_callback(session.close)
 
-        outbox = Outbox(store, sinks or sink_factory(session, console), clock)
+        hook_cache = HookCache(store, clock)
+        service = HookService(store, settings.base_url, clock, on_change=hook_cache.forget)
+        discord_bot: HookBot | None = None
+        if settings.discord_token:
+            point_at(settings)
+            cap_reconnect_backoff()
+            discord_bot = HookBot(settings, service, on_delivery=lambda: None)
+
+        outbox = Outbox(store, sinks or sink_factory(session, console, discord_bot), clock)
         await outbox.start()
         stack.push_async_callback(outbox.stop, SHUTDOWN_GRACE)
 
@@ -87,6 +98,22 @@ async def running(
         stack.push_async_callback(pipeline.stop)
         writer.start()
         stack.push_async_callback(writer.stop)
+
+        if discord_bot is not None and settings.discord_token:
+            discord_bot.on_delivery = pipeline.notify
+            bot_task = asyncio.create_task(
+                run_bot(discord_bot, settings.discord_token), name="discord"
+            )
+
+            async def stop_bot(bot: HookBot = discord_bot) -> None:
+                await bot.close()
+                bot_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await bot_task
+
+            # Pushed before the outbox's stop runs (exit order is reversed): sends in
+            # flight finish while the bot is still connected.
+            stack.push_async_callback(stop_bot)
 
         pruner = asyncio.create_task(_prune_forever(store, settings, clock), name="pruner")
 
@@ -110,13 +137,13 @@ async def running(
                     "pipeline": "running" if pipeline.running else "stopped",
                     "outbox": outbox.worker_count,
                 },
-                "discord": "off",
+                "discord": discord_bot.state if discord_bot is not None else "off",
             }
 
         deps = ServerDeps(
             store=store,
             writer=writer,
-            hooks=HookCache(store, clock),
+            hooks=hook_cache,
             max_body=settings.hookbot_max_body,
             health=health,
             clock=clock,
@@ -129,7 +156,9 @@ async def running(
         site = web.TCPSite(runner, settings.hookbot_host, settings.hookbot_port, backlog=1024)
         await site.start()
         port = _bound_port(runner, settings.hookbot_port)
-        yield Running(store, writer, pipeline, outbox, runner, port)
+        if settings.public_url is None:
+            service.set_base_url(f"http://{settings.hookbot_host}:{port}")
+        yield Running(store, writer, pipeline, outbox, runner, port, discord_bot)
 
 
 def _bound_port(runner: web.AppRunner, configured: int) -> int:

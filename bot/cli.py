@@ -10,7 +10,6 @@ import sys
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from importlib import resources
 from typing import TypeVar
 
 import aiohttp
@@ -25,6 +24,7 @@ from bot.hooks import (
     HookError,
     HookService,
     InvalidInputError,
+    load_sample,
 )
 from bot.store import Hook, Store, StoreError
 from parsers import PARSERS
@@ -42,6 +42,7 @@ hookbot hook <verb> [<ref>] [args]   (the service-first order works too: hook gi
   list                             every hook with its state and counters
   info <ref>                       one hook in full, with its last error
   delete <ref> --yes               delete for good
+  test <ref>                       send the last delivery (or a sample) through the pipeline again
   rotate <ref> [--grace 24h] [--json]
                                    new URL token and secret; the old ones work during the grace
 
@@ -210,6 +211,10 @@ def _hook_command(settings: Settings, words: list[str]) -> int:
             await service.delete(hook.id)
             print(f"✅ Deleted {hook.id}; its URL no longer works")
             return 0
+        if verb == "test":
+            hook, what = await service.test(ref)
+            print(f"✅ Sent {what} through {hook.id}; a running hookbot posts it within seconds")
+            return 0
         if verb == "rotate":
             creds = await service.rotate(ref, grace=args.grace)
             _print_credentials(creds, args.json, "Rotated")
@@ -217,14 +222,6 @@ def _hook_command(settings: Settings, words: list[str]) -> int:
         raise InvalidInputError(f"unknown verb {verb!r}; see hookbot hook help")
 
     return _with_store(settings, work)
-
-
-def load_sample(service: str, kind: str) -> bytes:
-    """Return a bundled sample payload (`parsers/samples/<service>/<kind>.json`)."""
-    sample = resources.files("parsers") / "samples" / service / f"{kind}.json"
-    if not sample.is_file():
-        raise InvalidInputError(f"no bundled {service} sample named {kind!r}")
-    return sample.read_bytes()
 
 
 def _send_sample(settings: Settings, service_name: str, kind: str, hook_ref: str | None) -> int:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 import secrets
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import resources
 
-from bot.store import Hook, LogEntry, Store
+from bot.store import Hook, LogEntry, NewDelivery, Store
 from parsers import PARSERS
 
 HOOK_ID = re.compile(r"hook_\d{3,}")
@@ -61,6 +63,14 @@ class HookCredentials:
     created: bool
 
 
+def load_sample(service: str, kind: str) -> bytes:
+    """Return a bundled sample payload (`parsers/samples/<service>/<kind>.json`)."""
+    sample = resources.files("parsers") / "samples" / service / f"{kind}.json"
+    if not sample.is_file():
+        raise InvalidInputError(f"no bundled {service} sample named {kind!r}")
+    return sample.read_bytes()
+
+
 def parse_duration(text: str) -> float:
     """Parse `30s`, `15m`, `24h`, `7d` into seconds."""
     match = re.fullmatch(r"(\d+)([smhd])", text.strip().lower())
@@ -84,6 +94,10 @@ class HookService:
         self._base_url = base_url.rstrip("/")
         self._clock = clock
         self._on_change = on_change
+
+    def set_base_url(self, base_url: str) -> None:
+        """Change the base of shown URLs (the server knows its port only once bound)."""
+        self._base_url = base_url.rstrip("/")
 
     def url_for(self, hook: Hook) -> str:
         """Return the webhook URL the provider should call."""
@@ -197,6 +211,44 @@ class HookService:
         self._changed()
         rotated = await self._get(hook.id)
         return HookCredentials(rotated, self.url_for(rotated), rotated.secret, created=False)
+
+    async def test(self, ref: str, scope: Scope = CLI_SCOPE) -> tuple[Hook, str]:
+        """Send the hook's last real delivery (or a bundled sample) through the pipeline again.
+
+        Also clears a failing destination, so the kept messages are tried again.
+        Returns the hook and a description of what was sent.
+        """
+        hook = await self.resolve(ref, scope)
+        await self._store.hooks.restore(hook.id, self._clock())
+        last = await self._store.inbox.last_delivery(hook.id)
+        if last is not None:
+            headers, body, what = (
+                dict(last.headers),
+                last.body,
+                f"the last delivery ({last.event_name})",
+            )
+        else:
+            spec = PARSERS[hook.service]
+            body = load_sample(hook.service, "push")
+            headers = {spec.event_header.lower(): "push", "content-type": "application/json"}
+            what = "a bundled sample push"
+        delivery = f"test-{uuid.uuid4()}"
+        await self._store.inbox.write_batch(
+            [
+                NewDelivery(
+                    hook.id,
+                    hook.service,
+                    delivery,
+                    headers.get(PARSERS[hook.service].event_header.lower()),
+                    headers,
+                    body,
+                    self._clock(),
+                )
+            ],
+            [],
+        )
+        self._changed()
+        return await self._get(hook.id), what
 
     async def _visible(self, scope: Scope) -> list[Hook]:
         return await self._store.hooks.find_all(guild_id=scope.guild_id)

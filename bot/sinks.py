@@ -10,8 +10,9 @@ from collections.abc import Callable, Mapping
 from typing import Protocol, TextIO
 
 import aiohttp
+import discord
 
-from formatters.message import Message, message_to_discord_payload
+from formatters.message import Embed, Message, clamp, message_to_discord_payload
 
 log = logging.getLogger(__name__)
 
@@ -153,10 +154,74 @@ def _classify(
     return PermanentSinkError(f"HTTP {status}: {detail}")
 
 
+def to_discord_embed(embed: Embed) -> discord.Embed:
+    """Turn our plain Embed into discord.py's (only this module knows discord.py's types)."""
+    result = discord.Embed(
+        title=embed.title,
+        description=embed.description,
+        url=embed.url,
+        color=embed.color,
+        timestamp=embed.timestamp,
+    )
+    if embed.author:
+        result.set_author(name=embed.author, icon_url=embed.author_icon_url)
+    if embed.footer:
+        result.set_footer(text=embed.footer)
+    for item in embed.fields:
+        result.add_field(name=item.name, value=item.value, inline=item.inline)
+    return result
+
+
+class DiscordChannelSink:
+    """Post to a Discord channel through the bot, with the outbox row's nonce.
+
+    discord.py sends the nonce with `enforce_nonce`, so Discord drops a resend of the
+    same row made within a few minutes (a crash between send and "done").
+    """
+
+    coalesces = True
+
+    def __init__(self, client: discord.Client, channel_id: int) -> None:
+        self.key = f"discord:channel:{channel_id}"
+        self._client = client
+        self._channel_id = channel_id
+
+    async def send(self, message: Message, *, nonce: str) -> str | None:
+        """Post the message with mentions disabled; classify failures for the outbox."""
+        if not self._client.is_ready():
+            raise TransientSinkError("Discord is not connected yet", retry_after=5.0)
+        message = clamp(message)
+        channel = self._client.get_partial_messageable(self._channel_id)
+        try:
+            sent = await channel.send(
+                content=message.content or None,
+                embeds=[to_discord_embed(e) for e in message.embeds],
+                nonce=nonce,
+                allowed_mentions=discord.AllowedMentions.none(),
+            )
+        except discord.RateLimited as exc:
+            raise TransientSinkError(
+                f"rate limited for {exc.retry_after:.0f}s", exc.retry_after
+            ) from exc
+        except (discord.Forbidden, discord.NotFound) as exc:
+            raise PermanentSinkError(f"{exc.status} {exc.text or exc.__class__.__name__}") from exc
+        except discord.HTTPException as exc:
+            if exc.status == 429 or exc.status >= 500:
+                raise TransientSinkError(f"HTTP {exc.status}: {exc.text}") from exc
+            raise PermanentSinkError(f"HTTP {exc.status}: {exc.text}") from exc
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise TransientSinkError(f"Discord unreachable: {exc!r}") from exc
+        return str(sent.id)
+
+
 SinkFactory = Callable[[str], Sink]
 
 
-def sink_factory(session: aiohttp.ClientSession, console: TextIO | None = None) -> SinkFactory:
+def sink_factory(
+    session: aiohttp.ClientSession,
+    console: TextIO | None = None,
+    client: discord.Client | None = None,
+) -> SinkFactory:
     """Return a function building the sink for a destination key."""
     cache: dict[str, Sink] = {}
 
@@ -168,6 +233,10 @@ def sink_factory(session: aiohttp.ClientSession, console: TextIO | None = None) 
             sink = ConsoleSink(console)
         elif destination.startswith("webhook:"):
             sink = DiscordWebhookSink(destination.removeprefix("webhook:"), session)
+        elif destination.startswith("discord:channel:"):
+            if client is None:
+                raise PermanentSinkError("DISCORD_TOKEN is not set: the bot cannot post")
+            sink = DiscordChannelSink(client, int(destination.removeprefix("discord:channel:")))
         else:
             raise PermanentSinkError(f"no sink for destination {destination!r} in this process")
         cache[destination] = sink

@@ -1,0 +1,336 @@
+"""The `!hook` / `/hook` Cog: one hybrid group, thin over HookService."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.grammar import VERBS, canonical
+from bot.hooks import (
+    GITHUB_EVENTS_TO_TICK,
+    HOOK_ID,
+    AmbiguousRefError,
+    HookCredentials,
+    HookError,
+    InvalidInputError,
+    Scope,
+)
+from bot.store import Hook
+from parsers import PARSERS
+
+if TYPE_CHECKING:
+    from bot.discord_bot import HookBot
+
+log = logging.getLogger(__name__)
+
+OK_COLOR = 0x2DA44E
+ERROR_COLOR = 0xCF222E
+INFO_COLOR = 0x0969DA
+
+HELP_TEXT = """\
+`!hook on github` create a GitHub hook posting here (the secret comes by DM)
+`!hook list` every hook of this server · `!hook info <ref>` one in full
+`!hook off <ref>` / `!hook on <ref>` pause / resume (deliveries are kept)
+`!hook test <ref>` send the last delivery again · `!hook rotate <ref> [24h]` new URL + secret
+`!hook delete <ref>` delete (asks to confirm)
+
+`<ref>` is a hook id (`hook_001`) or a service (`github`) naming one hook in this channel.
+The service-first order works too: `!hook github on`. Every command is also `/hook …`."""
+
+
+class NotAllowedError(commands.CheckFailure):
+    """The author may not manage hooks here."""
+
+
+def _embed(title: str, description: str = "", color: int = OK_COLOR) -> discord.Embed:
+    return discord.Embed(title=title, description=description, color=color)
+
+
+def _when(timestamp: float | None) -> str:
+    if timestamp is None:
+        return "never"
+    return f"<t:{int(timestamp)}:R>"
+
+
+def _state(hook: Hook) -> str:
+    if hook.failing:
+        return "⚠️ failing"
+    return "on" if hook.enabled else "off"
+
+
+def _where(hook: Hook) -> str:
+    if hook.destination.startswith("discord:channel:"):
+        return f"<#{hook.destination.removeprefix('discord:channel:')}>"
+    if hook.destination.startswith("webhook:"):
+        return "channel webhook"
+    return hook.destination
+
+
+def _scope(ctx: commands.Context[HookBot]) -> Scope:
+    guild = ctx.guild
+    if guild is None:
+        raise commands.NoPrivateMessage()
+    return Scope(guild_id=str(guild.id), channel_id=str(ctx.channel.id))
+
+
+def _secret_lines(creds: HookCredentials) -> str:
+    # Plain lines, the secret last and alone: easy to copy on a phone.
+    return f"ID: {creds.hook.id}\nURL: {creds.url}\nSecret: {creds.secret}"
+
+
+class ConfirmDelete(discord.ui.View):
+    """Two buttons: delete for good, or keep."""
+
+    def __init__(self, author_id: int) -> None:
+        super().__init__(timeout=60)
+        self.author_id = author_id
+        self.confirmed: bool | None = None
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        """Only the person who asked may answer."""
+        return interaction.user.id == self.author_id
+
+    @discord.ui.button(label="Delete", style=discord.ButtonStyle.danger)
+    async def delete(
+        self, interaction: discord.Interaction, _: discord.ui.Button[ConfirmDelete]
+    ) -> None:
+        """Confirm."""
+        self.confirmed = True
+        await interaction.response.defer()
+        self.stop()
+
+    @discord.ui.button(label="Keep", style=discord.ButtonStyle.secondary)
+    async def keep(
+        self, interaction: discord.Interaction, _: discord.ui.Button[ConfirmDelete]
+    ) -> None:
+        """Cancel."""
+        self.confirmed = False
+        await interaction.response.defer()
+        self.stop()
+
+
+class HookCommands(commands.Cog):
+    """Manage webhook hooks from Discord."""
+
+    def __init__(self, bot: HookBot) -> None:
+        self.bot = bot
+        self.service = bot.service
+
+    async def cog_check(self, ctx: commands.Context[HookBot]) -> bool:  # type: ignore[override]
+        """Allow Manage Server, Manage Webhooks or HOOKBOT_ADMIN_ROLE; never in DMs."""
+        if ctx.guild is None or not isinstance(ctx.author, discord.Member):
+            raise commands.NoPrivateMessage()
+        permissions = ctx.author.guild_permissions
+        if permissions.manage_guild or permissions.manage_webhooks:
+            return True
+        role = self.bot.settings.hookbot_admin_role
+        if role and any(r.name == role or str(r.id) == role for r in ctx.author.roles):
+            return True
+        raise NotAllowedError("managing hooks needs Manage Server or Manage Webhooks")
+
+    async def cog_command_error(  # type: ignore[override]
+        self, ctx: commands.Context[HookBot], error: commands.CommandError
+    ) -> None:
+        """Answer every failure in one line that says what to do instead."""
+        original = getattr(error, "original", error)
+        if isinstance(original, AmbiguousRefError):
+            ids = ", ".join(f"`{h.id}` ({_where(h)})" for h in original.candidates)
+            text = f"{original} Candidates: {ids}"
+        elif isinstance(original, HookError):
+            text = str(original)
+        elif isinstance(error, commands.NoPrivateMessage):
+            text = "hooks are managed in a server channel, not in DMs"
+        elif isinstance(error, NotAllowedError):
+            text = f"{error} (or the admin role)"
+        elif isinstance(error, commands.MissingRequiredArgument):
+            text = f"`{error.param.name}` is missing; see `!hook help`"
+        elif isinstance(error, commands.UserInputError):
+            text = f"{error}; see `!hook help`"
+        else:
+            reference = uuid.uuid4().hex[:8]
+            log.error(
+                "command %r failed (ref %s)", ctx.message.content, reference, exc_info=original
+            )
+            text = f"something went wrong on our side (reference `{reference}`); please try again"
+        await ctx.send(embed=_embed(f"❌ {text}", color=ERROR_COLOR), ephemeral=True)
+
+    @commands.hybrid_group(name="hook", invoke_without_command=True, fallback="help")
+    async def hook(self, ctx: commands.Context[HookBot], *, words: str = "") -> None:
+        """Show how to use hookbot; `!hook github on` (service first) works too."""
+        parts = canonical(words.split())
+        if not parts or parts[0] == "help" or parts[0] not in VERBS:
+            if parts and parts[0] not in ("help",):
+                raise InvalidInputError(f"unknown command {parts[0]!r}; see `!hook help`")
+            await ctx.send(embed=_embed("hookbot", HELP_TEXT, INFO_COLOR))
+            return
+        verb, args = parts[0], parts[1:]
+        handlers = {
+            "on": self.turn_on,
+            "off": self.turn_off,
+            "list": self.list_hooks,
+            "info": self.info,
+            "delete": self.delete,
+            "test": self.test,
+            "rotate": self.rotate,
+        }
+        command = handlers.get(verb)
+        if command is None:
+            await ctx.send(embed=_embed("hookbot", HELP_TEXT, INFO_COLOR))
+            return
+        await ctx.invoke(command, *args)  # type: ignore[arg-type]
+
+    @hook.command(name="on")
+    @app_commands.describe(ref="a service to create a hook for (github) or a hook id to enable")
+    async def turn_on(
+        self, ctx: commands.Context[HookBot], ref: str, target: str | None = None
+    ) -> None:
+        """Create a hook posting here, or turn a hook back on."""
+        scope = _scope(ctx)
+        new = target == "--new"
+        if ref in PARSERS and not HOOK_ID.fullmatch(ref):
+            creds = await self.service.create(
+                ref,
+                f"discord:channel:{ctx.channel.id}",
+                scope,
+                target=None if new else target,
+                creator=str(ctx.author.id),
+                new=new,
+            )
+            await self._show_credentials(ctx, creds)
+            return
+        hook, requeued = await self.service.enable(ref, scope)
+        extra = f" {requeued} kept message(s) are being sent." if requeued else ""
+        await ctx.send(embed=_embed(f"✅ {hook.id} is on", extra.strip()))
+
+    async def _show_credentials(
+        self, ctx: commands.Context[HookBot], creds: HookCredentials
+    ) -> None:
+        hook = creds.hook
+        verb = "created" if creds.created else "ready"
+        lines = [f"**Payload URL:** {creds.url}", "**Content type:** application/json"]
+        if hook.service == "github":
+            lines.append(f"**Events to tick:** {', '.join(GITHUB_EVENTS_TO_TICK)}")
+        if ctx.interaction is None:
+            try:
+                await ctx.author.send(_secret_lines(creds))
+                lines.append("The secret was sent to you by DM.")
+            except discord.Forbidden:
+                lines.append(
+                    "❌ I could not DM you the secret (your DMs are closed). "
+                    f"Use `/hook rotate ref:{hook.id}` to get a new one privately."
+                )
+        await ctx.send(embed=_embed(f"✅ {hook.service} hook {hook.id} {verb}", "\n".join(lines)))
+        if ctx.interaction is not None:
+            await ctx.send(_secret_lines(creds), ephemeral=True)
+
+    @hook.command(name="off")
+    @app_commands.describe(ref="hook id or service")
+    async def turn_off(self, ctx: commands.Context[HookBot], ref: str) -> None:
+        """Pause a hook: deliveries are recorded, not posted."""
+        hook = await self.service.disable(ref, _scope(ctx))
+        await ctx.send(embed=_embed(f"✅ {hook.id} is off", f"`!hook on {hook.id}` resumes."))
+
+    @hook.command(name="list")
+    async def list_hooks(self, ctx: commands.Context[HookBot]) -> None:
+        """List this server's hooks with their state and counters."""
+        hooks = await self.service.list_hooks(_scope(ctx))
+        if not hooks:
+            await ctx.send(
+                embed=_embed("No hooks yet", "Create one: `!hook on github`", INFO_COLOR)
+            )
+            return
+        lines = []
+        for h in hooks[:25]:
+            rejected = ", ".join(f"{r}: {n}" for r, n in sorted(h.rejections.items()))
+            lines.append(
+                f"`{h.id}` {h.service} → {_where(h)} · {_state(h)} · "
+                f"last {_when(h.last_delivery_at)} ({h.last_delivery_status or '-'})"
+                + (f" · rejected {h.rejected} ({rejected})" if h.rejected else "")
+                + (f"\n  ⚠️ {h.failing}" if h.failing else "")
+            )
+        if len(hooks) > 25:
+            lines.append(f"…and {len(hooks) - 25} more")
+        await ctx.send(embed=_embed(f"Hooks ({len(hooks)})", "\n".join(lines), INFO_COLOR))
+
+    @hook.command(name="info")
+    @app_commands.describe(ref="hook id or service")
+    async def info(self, ctx: commands.Context[HookBot], ref: str) -> None:
+        """Show one hook in full, with its last error."""
+        hook = await self.service.resolve(ref, _scope(ctx))
+        embed = _embed(f"{hook.id} · {hook.service}", color=INFO_COLOR)
+        rejected = ", ".join(f"{r}: {n}" for r, n in sorted(hook.rejections.items())) or "none"
+        embed.add_field(name="State", value=_state(hook))
+        embed.add_field(name="Posts to", value=_where(hook))
+        embed.add_field(name="Accepted", value=str(hook.accepted))
+        embed.add_field(name="Rejected", value=f"{hook.rejected} ({rejected})", inline=False)
+        embed.add_field(
+            name="Last delivery",
+            value=f"{_when(hook.last_delivery_at)} ({hook.last_delivery_status or '-'})",
+        )
+        embed.add_field(
+            name="Last error", value=hook.failing or hook.last_error or "none", inline=False
+        )
+        embed.add_field(name="URL", value=self.service.url_for(hook), inline=False)
+        embed.timestamp = datetime.fromtimestamp(hook.created_at, UTC)
+        embed.set_footer(text="created")
+        await ctx.send(embed=embed)
+
+    @hook.command(name="delete")
+    @app_commands.describe(ref="hook id or service", confirm="type yes to skip the buttons")
+    async def delete(
+        self, ctx: commands.Context[HookBot], ref: str, confirm: str | None = None
+    ) -> None:
+        """Delete a hook for good (asks to confirm)."""
+        scope = _scope(ctx)
+        hook = await self.service.resolve(ref, scope)
+        if confirm not in ("--yes", "yes"):
+            view = ConfirmDelete(ctx.author.id)
+            await ctx.send(
+                embed=_embed(f"Delete {hook.id}?", "Its URL stops working.", ERROR_COLOR),
+                view=view,
+            )
+            await view.wait()
+            if not view.confirmed:
+                await ctx.send(embed=_embed(f"✅ Kept {hook.id}"))
+                return
+        await self.service.delete(hook.id, scope)
+        await ctx.send(embed=_embed(f"✅ Deleted {hook.id}", "Its URL no longer works."))
+
+    @hook.command(name="test")
+    @app_commands.describe(ref="hook id or service")
+    async def test(self, ctx: commands.Context[HookBot], ref: str) -> None:
+        """Send the hook's last delivery (or a sample) through the pipeline again."""
+        hook, what = await self.service.test(ref, _scope(ctx))
+        self.bot.on_delivery()
+        await ctx.send(embed=_embed(f"✅ Sent {what} through {hook.id}"))
+
+    @hook.command(name="rotate")
+    @app_commands.describe(ref="hook id or service", grace="how long the old URL keeps working")
+    async def rotate(
+        self, ctx: commands.Context[HookBot], ref: str, grace: str | None = None
+    ) -> None:
+        """Give a hook a new URL and secret (the old ones work during the grace)."""
+        creds = await self.service.rotate(ref, _scope(ctx), grace=grace)
+        await self._show_credentials(ctx, creds)
+
+    @turn_on.autocomplete("ref")
+    @turn_off.autocomplete("ref")
+    @info.autocomplete("ref")
+    @delete.autocomplete("ref")
+    @test.autocomplete("ref")
+    @rotate.autocomplete("ref")
+    async def ref_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        """Offer this server's hook ids and the service names."""
+        if interaction.guild_id is None:
+            return []
+        hooks = await self.service.list_hooks(Scope(guild_id=str(interaction.guild_id)))
+        options = [h.id for h in hooks] + sorted(PARSERS)
+        return [app_commands.Choice(name=o, value=o) for o in options if current in o][:25]

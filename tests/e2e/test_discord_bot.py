@@ -1,0 +1,259 @@
+"""The real discord.py client in hookbot against the fake Discord: commands, posts, faults."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from bot.app import Running, running
+from parsers.signatures import sign_hmac_sha256
+from tests.conftest import make_settings, sample
+from tests.e2e.fake_discord import FakeDiscord, pointed_at
+
+pytestmark = pytest.mark.e2e
+
+URL_LINE = re.compile(r"URL: (\S+)")
+SECRET_LINE = re.compile(r"Secret: (\S+)")
+
+
+@dataclass
+class World:
+    """hookbot running with its bot logged in to the fake Discord."""
+
+    app: Running
+    fake: FakeDiscord
+    session: aiohttp.ClientSession
+
+    async def command(self, content: str, *, author: str = "admin", replies: int = 1) -> list[dict]:
+        """Type a message in the channel and return the bot's next replies there."""
+        before = len(self.channel_messages())
+        await self.fake.send_user_message(content, author=author)
+        async with asyncio.timeout(10):
+            while len(self.channel_messages()) < before + replies:
+                await asyncio.sleep(0.02)
+        return self.channel_messages()[before:]
+
+    def channel_messages(self) -> list[dict]:
+        return [m for m in self.fake.messages if str(m["channel_id"]) == str(self.fake.channel_id)]
+
+    async def create_hook(self) -> tuple[str, str]:
+        """`!hook github on` and return the URL and secret from the DM."""
+        dms_before = len(self.fake.dms)
+        await self.command("!hook github on")
+        (dm,) = (await self.fake.wait_for_dms(dms_before + 1))[dms_before:]
+        url = URL_LINE.search(dm["content"])
+        secret = SECRET_LINE.search(dm["content"])
+        assert url is not None
+        assert secret is not None
+        return url.group(1), secret.group(1)
+
+    async def post(self, url: str, secret: str, body: bytes, event: str = "push") -> int:
+        headers = {
+            "Content-Type": "application/json",
+            "X-GitHub-Event": event,
+            "X-GitHub-Delivery": str(uuid.uuid4()),
+            "X-Hub-Signature-256": sign_hmac_sha256(body, secret),
+        }
+        async with self.session.post(url, data=body, headers=headers) as response:
+            return response.status
+
+
+async def _ready(app: Running, timeout: float = 15) -> None:
+    assert app.bot is not None
+    async with asyncio.timeout(timeout):
+        while app.bot.state != "ready":
+            await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[World]:
+    fake = FakeDiscord()
+    await fake.start()
+    settings = make_settings(
+        tmp_path,
+        discord_token=fake.token,
+        discord_api_base=fake.api_base,
+        discord_gateway_url=fake.gateway_url,
+    )
+    try:
+        with pointed_at(fake):
+            async with running(settings) as app, aiohttp.ClientSession() as session:
+                await _ready(app)
+                yield World(app, fake, session)
+    finally:
+        await fake.stop()
+
+
+def _push_with(message: str) -> bytes:
+    payload = json.loads(sample("github/push"))
+    payload["head_commit"]["message"] = message
+    payload["commits"][-1]["message"] = message
+    return json.dumps(payload).encode()
+
+
+async def test_bot_hook_on_replies_url_and_dms_the_secret(world: World):
+    """`!hook github on`: the channel gets the URL and events to tick; the secret only by DM."""
+    url, secret = await world.create_hook()
+    (reply,) = [m for m in world.channel_messages() if m["embeds"]]
+    text = json.dumps(reply["embeds"])
+    assert url in text
+    assert "Pull requests" in text
+    assert all(secret not in json.dumps(m) for m in world.channel_messages())
+    assert url.startswith("http://127.0.0.1:")
+
+
+async def test_bot_service_first_order_works(world: World):
+    """`!hook github on` and `!hook on github` create one hook, then show it again."""
+    await world.create_hook()
+    replies = await world.command("!hook on github")
+    assert "hook_001" in json.dumps(replies[-1]["embeds"])
+    hooks = await world.app.store.hooks.find_all()
+    assert [h.id for h in hooks] == ["hook_001"]
+
+
+async def test_bot_push_is_posted_without_pings_and_with_nonce(world: World):
+    """A signed push is posted in the hook's channel; @everyone and role mentions ping nobody."""
+    url, secret = await world.create_hook()
+    before = len(world.channel_messages())
+    body = _push_with("@everyone <@&123> fix the build")
+    assert await world.post(url, secret, body) == 202
+    async with asyncio.timeout(10):
+        while len(world.channel_messages()) <= before:
+            await asyncio.sleep(0.02)
+    posted = world.channel_messages()[-1]
+    assert posted["allowed_mentions"] == {"parse": []}
+    assert posted["nonce"]
+    assert posted["enforce_nonce"] is True
+    assert posted["mention_everyone"] is False
+    assert posted["mention_roles"] == []
+    assert "Push to main" in json.dumps(posted["embeds"], ensure_ascii=False)
+
+
+async def test_bot_refuses_a_plain_member(world: World):
+    """A member without Manage Server / Manage Webhooks gets a short refusal."""
+    (reply,) = await world.command("!hook list", author="member")
+    assert "❌" in json.dumps(reply["embeds"], ensure_ascii=False)
+    assert "Manage Server" in json.dumps(reply["embeds"])
+    assert await world.app.store.hooks.find_all() == []
+
+
+async def test_bot_help_alone(world: World):
+    """`!hook` alone shows the help."""
+    (reply,) = await world.command("!hook")
+    assert "!hook on github" in json.dumps(reply["embeds"])
+
+
+async def test_bot_slash_on_gives_secret_ephemerally(world: World):
+    """`/hook on ref:github`: the URL publicly, the secret in an ephemeral follow-up."""
+    interaction = await world.fake.dispatch_interaction(
+        "hook",
+        options=[
+            {"type": 1, "name": "on", "options": [{"type": 3, "name": "ref", "value": "github"}]}
+        ],
+    )
+    await interaction.wait_response()
+    async with asyncio.timeout(10):
+        while not interaction.followups:
+            await asyncio.sleep(0.02)
+    first = interaction.responses[0]
+    assert "Payload URL" in json.dumps(first)
+    assert "Secret:" not in json.dumps(first)
+    (followup,) = interaction.followups
+    assert "Secret: " in followup["content"]
+    assert followup["flags"] & 64, "the secret is ephemeral"
+
+
+async def test_bot_deleted_channel_marks_hook_failing_and_stops_calling(world: World):
+    """404 Unknown Channel: rows dead, hook failing (shown by list), no further calls."""
+    url, secret = await world.create_hook()
+    channel = world.fake.channel_id
+    world.fake.fail_channel(channel, 404, 10003, "Unknown Channel")
+    calls = lambda: sum(  # noqa: E731
+        1
+        for method, path in world.fake.requests
+        if method == "POST" and f"/channels/{channel}/messages" in path
+    )
+    before = calls()
+    assert await world.post(url, secret, sample("github/push")) == 202
+    async with asyncio.timeout(10):
+        while True:
+            hook = await world.app.store.hooks.get("hook_001")
+            assert hook is not None
+            if hook.failing:
+                break
+            await asyncio.sleep(0.05)
+    assert "404" in hook.failing
+    after_first = calls()
+    assert after_first == before + 1
+    assert await world.post(url, secret, sample("github/push")) == 202
+    await asyncio.sleep(1.0)
+    assert calls() == after_first, "no more calls to a channel that is gone"
+    rows = await world.app.store.outbox.rows("hook_001")
+    assert rows
+    assert {r.status for r in rows} == {3}
+
+
+async def test_bot_502s_then_recovery_lose_nothing(world: World):
+    """A few seconds of 502 on message posts: every event still arrives, once each."""
+    url, secret = await world.create_hook()
+    base = len(world.channel_messages())
+    world.fake.fail_channel(world.fake.channel_id, 502, 0, "Bad Gateway")
+    for i in range(5):
+        assert await world.post(url, secret, _push_with(f"outage-{i}")) == 202
+    await asyncio.sleep(3)
+    world.fake.heal_channel(world.fake.channel_id)
+    async with asyncio.timeout(40):
+        while True:
+            text = json.dumps(world.channel_messages()[base:])
+            if all(f"outage-{i}" in text for i in range(5)):
+                break
+            await asyncio.sleep(0.1)
+    text = json.dumps(world.channel_messages()[base:])
+    for i in range(5):
+        assert text.count(f"outage-{i}") == text.count("outage-0"), "each event once"
+
+
+async def test_bot_burst_under_rate_limit_is_coalesced(world: World):
+    """100 events into a channel limited to 5 posts / 5 s: all arrive, in order, in ≤ 12 posts."""
+    url, secret = await world.create_hook()
+    base = len(world.channel_messages())
+    world.fake.rate_limit(world.fake.channel_id, limit=5, per=5.0)
+    bodies = [_push_with(f"burst-{i:03d}") for i in range(100)]
+    for start in range(0, 100, 20):  # a burst: 20 deliveries in flight at a time, in order
+        statuses = await asyncio.gather(
+            *(world.post(url, secret, b) for b in bodies[start : start + 20])
+        )
+        assert statuses == [202] * 20
+
+    def seen() -> list[int]:
+        found = re.findall(r"burst-(\d{3})", json.dumps(world.channel_messages()[base:]))
+        return list(dict.fromkeys(int(n) for n in found))
+
+    async with asyncio.timeout(60):
+        while len(seen()) < 100:
+            await asyncio.sleep(0.1)
+    assert sorted(seen()) == list(range(100)), "complete"
+    queued = [
+        int(m)
+        for r in await world.app.store.outbox.rows("hook_001")
+        for m in re.findall(r"burst-(\d{3})", r.payload)
+    ]
+    assert seen() == list(dict.fromkeys(queued)), "posted in the order they were accepted"
+    assert len(world.channel_messages()[base:]) <= 12
+
+
+async def test_bot_gateway_drop_reconnects_and_answers(world: World):
+    """After the gateway drops, the bot resumes and still answers commands."""
+    await world.fake.drop_gateway()
+    await asyncio.sleep(0.5)
+    await _ready(world.app)
+    (reply,) = await world.command("!hook")
+    assert "!hook on github" in json.dumps(reply["embeds"])
