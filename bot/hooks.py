@@ -16,6 +16,16 @@ from parsers import PARSERS
 HOOK_ID = re.compile(r"hook_\d{3,}")
 MAX_GRACE_SECONDS = 7 * 24 * 3600
 GITHUB_EVENTS_TO_TICK = ("Pushes", "Pull requests", "Issues", "Releases", "Workflow runs")
+# The GitHub webhook events behind the default selection (DESIGN.md, Shaping rules).
+GITHUB_DEFAULT_EVENTS = (
+    "push",
+    "create",
+    "delete",
+    "pull_request",
+    "issues",
+    "release",
+    "workflow_run",
+)
 
 
 class HookError(Exception):

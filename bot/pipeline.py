@@ -8,9 +8,11 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from types import MappingProxyType
 
 from bot.aio import wait_event
+from bot.hooks import GITHUB_DEFAULT_EVENTS
 from bot.store import Completion, Hook, InboxRow, LogEntry, NewOutbox, Store, StoreError
 from formatters.message import Message, clamp, message_to_json
 from formatters.render import TemplateError, render_default, render_user
@@ -49,6 +51,16 @@ def render_for_hook(hook: Hook, event: Event) -> Rendered:
         except TemplateError as exc:
             return Rendered(clamp(render_default(event)), f"template failed, default used: {exc}")
     return Rendered(clamp(render_default(event)))
+
+
+def with_missing_events(hook: Hook, ping: Event) -> Event:
+    """Add `missing_events` to a ping: what the hook needs that the webhook will not send."""
+    sent = ping.fields.get("hook_events")
+    if not isinstance(sent, list) or "*" in sent:
+        return ping
+    needed = {kind.split(".", 1)[0] for kind in hook.events} or set(GITHUB_DEFAULT_EVENTS)
+    missing = sorted(needed - {str(name) for name in sent})
+    return replace(ping, fields=MappingProxyType({**ping.fields, "missing_events": missing}))
 
 
 class Pipeline:
@@ -162,6 +174,8 @@ class Pipeline:
         outbox: list[NewOutbox] = []
         last_error: str | None = None
         for part, event in enumerate(events):
+            if event.kind == "ping":
+                event = with_missing_events(hook, event)
             rendered = render_for_hook(hook, event)
             if rendered.template_error:
                 last_error = rendered.template_error

@@ -102,3 +102,24 @@ async def test_pipeline_broken_template_falls_back_to_default(store: Store):
     hook = await store.hooks.get(hook_id)
     assert hook is not None
     assert "template" in (hook.last_error or "")
+
+
+async def test_pipeline_ping_warns_about_events_github_will_not_send(store: Store):
+    """A ping whose webhook sends only push and pull_request warns about the rest."""
+    await _deliver(store, sample("github/ping"), event="ping")
+    (row,) = await store.outbox.rows()
+    message = json.loads(row.payload)
+    text = json.dumps(message, ensure_ascii=False)
+    assert "Connected: octo-org/Hello-World" in text
+    assert "will not send" in text
+    assert "issues" in text
+    assert "workflow" in text
+
+
+async def test_pipeline_ping_with_every_event_has_no_warning(store: Store):
+    """A webhook sending every event (`*`) gets no warning."""
+    payload = json.loads(sample("github/ping"))
+    payload["hook"]["events"] = ["*"]
+    await _deliver(store, json.dumps(payload).encode(), event="ping")
+    (row,) = await store.outbox.rows()
+    assert "will not send" not in row.payload

@@ -14,6 +14,7 @@ import aiohttp
 import pytest
 
 from bot.app import Running, running
+from bot.hooks import Scope
 from parsers.signatures import sign_hmac_sha256
 from tests.conftest import make_settings, sample
 from tests.e2e.fake_discord import FakeDiscord, pointed_at
@@ -257,3 +258,40 @@ async def test_bot_gateway_drop_reconnects_and_answers(world: World):
     await _ready(world.app)
     (reply,) = await world.command("!hook")
     assert "!hook on github" in json.dumps(reply["embeds"])
+
+
+async def test_bot_discord_down_at_startup_then_posts(tmp_path: Path):
+    """Discord unreachable at start-up: deliveries are accepted, posted once it is back."""
+    fake = FakeDiscord()
+    await fake.start()
+    fake.set_unreachable(True)
+    settings = make_settings(
+        tmp_path,
+        discord_token=fake.token,
+        discord_api_base=fake.api_base,
+        discord_gateway_url=fake.gateway_url,
+    )
+    try:
+        with pointed_at(fake):
+            async with running(settings) as app, aiohttp.ClientSession() as session:
+                assert app.bot is not None
+                creds = await app.bot.service.create(
+                    "github",
+                    f"discord:channel:{fake.channel_id}",
+                    Scope(guild_id=str(fake.guild_id), channel_id=str(fake.channel_id)),
+                )
+                world = World(app, fake, session)
+                url = f"http://127.0.0.1:{app.port}/webhook/github/{creds.hook.token}"
+                assert await world.post(url, creds.secret, _push_with("while-down")) == 202
+                async with session.get(f"http://127.0.0.1:{app.port}/healthz") as response:
+                    assert response.status == 200
+                    assert (await response.json())["discord"] == "connecting"
+                await asyncio.sleep(1.5)
+                assert world.channel_messages() == []
+                fake.set_unreachable(False)
+                await _ready(app, timeout=30)
+                async with asyncio.timeout(20):
+                    while "while-down" not in json.dumps(world.channel_messages()):
+                        await asyncio.sleep(0.1)
+    finally:
+        await fake.stop()
