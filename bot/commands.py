@@ -170,20 +170,14 @@ class HookCommands(commands.Cog):
             await ctx.send(embed=_embed("hookbot", HELP_TEXT, INFO_COLOR))
             return
         verb, args = parts[0], parts[1:]
-        handlers = {
-            "on": self.turn_on,
-            "off": self.turn_off,
-            "list": self.list_hooks,
-            "info": self.info,
-            "delete": self.delete,
-            "test": self.test,
-            "rotate": self.rotate,
-        }
-        command = handlers.get(verb)
+        command: commands.Command[HookCommands, ..., None] | None = self.hook.get_command(verb)
         if command is None:
             await ctx.send(embed=_embed("hookbot", HELP_TEXT, INFO_COLOR))
             return
-        await ctx.invoke(command, *args)  # type: ignore[arg-type]
+        try:
+            await ctx.invoke(command, *args)
+        except TypeError as exc:
+            raise InvalidInputError(f"wrong arguments for `{verb}`; see `!hook help`") from exc
 
     @hook.command(name="on")
     @app_commands.describe(ref="a service to create a hook for (github) or a hook id to enable")

@@ -18,7 +18,7 @@ from formatters.message import Message, clamp, message_to_json
 from formatters.render import TemplateError, render_default, render_user
 from parsers import PARSERS
 from parsers.errors import PayloadError, UnsupportedEventError
-from parsers.event import Event
+from parsers.event import JSON, Event
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ def with_missing_events(hook: Hook, ping: Event) -> Event:
     if not isinstance(sent, list) or "*" in sent:
         return ping
     needed = {kind.split(".", 1)[0] for kind in hook.events} or set(GITHUB_DEFAULT_EVENTS)
-    missing = sorted(needed - {str(name) for name in sent})
+    missing: list[JSON] = [*sorted(needed - {str(name) for name in sent})]
     return replace(ping, fields=MappingProxyType({**ping.fields, "missing_events": missing}))
 
 

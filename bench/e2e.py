@@ -1,0 +1,442 @@
+"""End-to-end benchmark: signed GitHub pushes → hookbot → its Discord bot → a fake Discord.
+
+    .venv/bin/python bench/e2e.py [--rate 200] [--seconds 10] [--channels 50]
+                                  [--burst 1000] [--in-flight 20]
+
+Everything runs in ONE process and ONE event loop on 127.0.0.1: hookbot (`bot.app.running`:
+receiver, inbox writer, pipeline, outbox, the discord.py bot), the fake Discord of the e2e
+tests (`tests.e2e.fake_discord`) and the load generator. They share a core, so the numbers
+include the fake's and the client's CPU work.
+
+(a) Latency: `--channels` text channels in the fake, one GitHub hook per channel (created
+    through the bot's HookService, scoped to the fake's guild and that channel), signed push
+    deliveries POSTed open-loop at `--rate`/s for `--seconds`, round-robin over the hooks,
+    no rate limits. Each delivery's commit message carries a unique marker
+    (`bench-a000123`); its latency is (the time the fake recorded the message carrying the
+    marker: the record's own `timestamp`, taken just before it is appended) minus (the time
+    the POST was answered 2xx), both on the wall clock. Lost: answered 2xx, marker not seen
+    within 30 s of the last answer.
+(b) Coalescing under a rate limit: `--burst` deliveries POSTed as fast as `--in-flight`
+    concurrent requests allow into one more channel, limited by the fake to 5 messages per
+    5 s. Reports the messages used, events per message, the time from the first POST to the
+    last marker's arrival against the floor the limit sets (ceil(burst / 10 embeds) messages
+    at 1 message/s), and the events lost or posted out of acceptance (inbox) order.
+
+RSS is the whole process's VmRSS (fake and client included): once idle after login, and at
+the end of (b). Prints exactly one result line on stdout (diagnostics go to stderr); exits 1
+when an event was lost, posted out of order, or a step failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import math
+import re
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from bot.app import Running, running
+from bot.config import Settings
+from bot.hooks import Scope
+from parsers.signatures import sign_hmac_sha256
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # `tests` is not an installed package
+
+from tests.e2e.fake_discord import FakeDiscord, pointed_at  # noqa: E402
+
+SAMPLE = ROOT / "parsers" / "samples" / "github" / "push.json"
+MARKER = re.compile(r"bench-([ab]\d{6})")
+LOGIN_TIMEOUT = 30.0
+IDLE_SETTLE = 1.0
+LOST_AFTER = 30.0  # seconds after the last 2xx before a missing marker counts as lost
+SCAN_EVERY = 0.05
+BURST_LIMIT = 5
+BURST_PER = 5.0
+EMBEDS_PER_POST = 10  # Discord's limit; a push renders to one ~530-character embed
+CLIENT_CONNECTIONS = 64
+
+
+class BenchError(Exception):
+    """A step of the benchmark failed; the message says which."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """One hook and the fake channel it posts to."""
+
+    hook_id: str
+    channel_id: str
+    url: str
+    secret: str
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """Where and when the fake first recorded a marker."""
+
+    at: float  # wall-clock seconds
+    channel_id: str
+
+
+@dataclass
+class Observer:
+    """Reads the fake's message records as they come, marker by marker."""
+
+    fake: FakeDiscord
+    first: dict[str, Arrival] = field(default_factory=dict)
+    order: dict[str, list[str]] = field(default_factory=dict)  # channel → first appearances
+    messages: dict[str, int] = field(default_factory=dict)  # channel → records
+    repeats: int = 0
+    _cursor: int = 0
+
+    def scan(self) -> None:
+        records = self.fake.messages
+        while self._cursor < len(records):
+            record = records[self._cursor]
+            self._cursor += 1
+            channel = str(record["channel_id"])
+            self.messages[channel] = self.messages.get(channel, 0) + 1
+            at = datetime.fromisoformat(record["timestamp"]).timestamp()
+            text = json.dumps(record.get("embeds")) + str(record.get("content") or "")
+            for marker in dict.fromkeys(MARKER.findall(text)):
+                if marker in self.first:
+                    self.repeats += 1
+                    continue
+                self.first[marker] = Arrival(at, channel)
+                self.order.setdefault(channel, []).append(marker)
+
+    async def wait_for(self, markers: Iterable[str], deadline: float) -> list[str]:
+        """Scan until every marker arrived or the monotonic `deadline`; return the missing."""
+        wanted = list(markers)
+        while True:
+            self.scan()
+            missing = [m for m in wanted if m not in self.first]
+            if not missing or time.monotonic() >= deadline:
+                return missing
+            await asyncio.sleep(SCAN_EVERY)
+
+
+@dataclass(frozen=True)
+class LatencyResult:
+    events: int
+    channels: int
+    p50_ms: float
+    p99_ms: float
+    lost: int
+
+
+@dataclass(frozen=True)
+class BurstResult:
+    events: int
+    messages: int
+    seconds: float
+    floor_seconds: float
+    lost: int
+    out_of_order: bool
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def rss_mb() -> float:
+    status = Path("/proc/self/status").read_text()
+    match = re.search(r"^VmRSS:\s+(\d+) kB$", status, re.MULTILINE)
+    if match is None:
+        raise BenchError("no VmRSS in /proc/self/status")
+    return int(match.group(1)) / 1024
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    """Nearest-rank percentile of non-empty `values`."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+def push_body(template: dict[str, Any], marker: str) -> bytes:
+    """The sample push with `bench-<marker>` opening the head commit's message."""
+    message = f"bench-{marker} benchmark push"
+    template["head_commit"]["message"] = message
+    template["commits"][-1]["message"] = message
+    return json.dumps(template).encode()
+
+
+async def post(
+    session: aiohttp.ClientSession, target: Target, body: bytes, delivery: str
+) -> float | None:
+    """POST one signed push; return the wall-clock time of a 2xx answer, else None."""
+    headers = {
+        "Content-Type": "application/json",
+        "X-GitHub-Event": "push",
+        "X-GitHub-Delivery": delivery,
+        "X-Hub-Signature-256": sign_hmac_sha256(body, target.secret),
+    }
+    try:
+        async with session.post(target.url, data=body, headers=headers) as response:
+            await response.read()
+            if 200 <= response.status < 300:
+                return time.time()
+            log(f"POST {delivery}: HTTP {response.status}")
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        log(f"POST {delivery}: {exc!r}")
+    return None
+
+
+async def wait_ready(app: Running) -> None:
+    bot = app.bot
+    if bot is None:
+        raise BenchError("hookbot started without its Discord bot")
+    deadline = time.monotonic() + LOGIN_TIMEOUT
+    while bot.state != "ready":
+        if time.monotonic() > deadline:
+            raise BenchError(f"the bot did not log in within {LOGIN_TIMEOUT:.0f} s ({bot.state})")
+        await asyncio.sleep(0.02)
+
+
+async def make_target(app: Running, fake: FakeDiscord, channel_id: int) -> Target:
+    assert app.bot is not None
+    scope = Scope(guild_id=str(fake.guild_id), channel_id=str(channel_id))
+    created = await app.bot.service.create("github", f"discord:channel:{channel_id}", scope)
+    return Target(created.hook.id, str(channel_id), created.url, created.secret)
+
+
+def describe(values: Sequence[float]) -> str:
+    if not values:
+        return "none"
+    return (
+        f"min {min(values):.1f} p50 {percentile(values, 50):.1f} p90 {percentile(values, 90):.1f}"
+        f" p99 {percentile(values, 99):.1f} max {max(values):.1f} ms"
+    )
+
+
+async def bench_latency(
+    args: argparse.Namespace,
+    app: Running,
+    fake: FakeDiscord,
+    observer: Observer,
+    session: aiohttp.ClientSession,
+    run_id: str,
+) -> LatencyResult:
+    channels = [fake.add_text_channel(f"bench-{i:02d}") for i in range(args.channels)]
+    targets = [await make_target(app, fake, channel) for channel in channels]
+    total = args.rate * args.seconds
+    template = json.loads(SAMPLE.read_bytes())
+    bodies = [push_body(template, f"a{i:06d}") for i in range(total)]
+    sent_at: list[float] = [0.0] * total
+    answered: list[float | None] = [None] * total
+
+    async def send(i: int) -> None:
+        sent_at[i] = time.time()
+        target = targets[i % len(targets)]
+        answered[i] = await post(session, target, bodies[i], f"{run_id}-a{i:06d}")
+
+    log(f"(a) {total} events at {args.rate}/s over {len(targets)} channels")
+    tasks: list[asyncio.Task[None]] = []
+    started = time.monotonic()
+    worst_lag = 0.0
+    for i in range(total):
+        delay = started + i / args.rate - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        else:
+            worst_lag = max(worst_lag, -delay)
+        tasks.append(asyncio.create_task(send(i)))
+    await asyncio.gather(*tasks)
+    round_trips = [(a - s) * 1000 for s, a in zip(sent_at, answered, strict=True) if a is not None]
+    log(
+        f"(a) sent in {time.monotonic() - started:.2f} s (worst pacing lag {worst_lag * 1000:.1f}"
+        f" ms); POST round trip: {describe(round_trips)}"
+    )
+
+    accepted = {f"a{i:06d}": at for i, at in enumerate(answered) if at is not None}
+    if len(accepted) < total:
+        log(f"(a) {total - len(accepted)} POSTs were not answered 2xx")
+    missing = await observer.wait_for(accepted, time.monotonic() + LOST_AFTER)
+    latencies = [
+        (observer.first[m].at - at) * 1000 for m, at in accepted.items() if m in observer.first
+    ]
+    if not latencies:
+        raise BenchError("(a) no event reached the fake Discord")
+    messages = sum(observer.messages.get(t.channel_id, 0) for t in targets)
+    log(f"(a) latency: {describe(latencies)}; {messages} messages for {len(latencies)} events")
+    by_second: dict[int, list[float]] = {}
+    for m, at in accepted.items():
+        if m in observer.first:
+            second = int(int(m[1:]) / args.rate)
+            by_second.setdefault(second, []).append((observer.first[m].at - at) * 1000)
+    log(
+        "(a) p50/p99 by second of sending: "
+        + ", ".join(
+            f"{s}s {percentile(v, 50):.0f}/{percentile(v, 99):.0f}"
+            for s, v in sorted(by_second.items())
+        )
+    )
+    if missing:
+        log(f"(a) lost {len(missing)}, e.g. {', '.join(missing[:5])}")
+    return LatencyResult(
+        events=total,
+        channels=len(targets),
+        p50_ms=percentile(latencies, 50),
+        p99_ms=percentile(latencies, 99),
+        lost=len(missing) + total - len(accepted),
+    )
+
+
+async def inbox_order(app: Running, hook_id: str) -> list[str]:
+    """Delivery ids of a hook in the order the inbox accepted them."""
+    return await app.store.run(
+        lambda conn: [
+            str(row[0])
+            for row in conn.execute(
+                "SELECT delivery_id FROM inbox WHERE hook_id = ? ORDER BY id", (hook_id,)
+            )
+        ]
+    )
+
+
+async def bench_burst(
+    args: argparse.Namespace,
+    app: Running,
+    fake: FakeDiscord,
+    observer: Observer,
+    session: aiohttp.ClientSession,
+    run_id: str,
+) -> BurstResult:
+    channel = fake.add_text_channel("bench-burst")
+    target = await make_target(app, fake, channel)
+    fake.rate_limit(channel, limit=BURST_LIMIT, per=BURST_PER)
+    total = args.burst
+    floor = math.ceil(total / EMBEDS_PER_POST) * BURST_PER / BURST_LIMIT
+    template = json.loads(SAMPLE.read_bytes())
+    bodies = [push_body(template, f"b{i:06d}") for i in range(total)]
+    answered: list[float | None] = [None] * total
+    queue = iter(range(total))
+
+    async def worker() -> None:
+        for i in queue:  # the shared iterator hands out deliveries in order
+            answered[i] = await post(session, target, bodies[i], f"{run_id}-b{i:06d}")
+
+    log(f"(b) {total} events, {args.in_flight} in flight, into one channel limited to 5 / 5 s")
+    first_post = time.time()
+    started = time.monotonic()
+    await asyncio.gather(*(worker() for _ in range(args.in_flight)))
+    log(f"(b) all POSTs answered in {time.monotonic() - started:.2f} s")
+
+    accepted = [f"b{i:06d}" for i, at in enumerate(answered) if at is not None]
+    if len(accepted) < total:
+        log(f"(b) {total - len(accepted)} POSTs were not answered 2xx")
+    missing = await observer.wait_for(accepted, time.monotonic() + floor + LOST_AFTER)
+    arrived = [observer.first[m].at for m in accepted if m in observer.first]
+    seconds = (max(arrived) - first_post) if arrived else float("nan")
+
+    prefix = f"{run_id}-"
+    expected = [d.removeprefix(prefix) for d in await inbox_order(app, target.hook_id)]
+    seen = observer.order.get(target.channel_id, [])
+    in_order = [m for m in expected if m in observer.first]
+    out_of_order = seen != in_order
+    if out_of_order:
+        pairs = enumerate(zip(seen, in_order, strict=False))
+        first_bad = next((i for i, (a, b) in pairs if a != b), min(len(seen), len(in_order)))
+        log(f"(b) posted out of acceptance order (first difference at position {first_bad})")
+    messages = observer.messages.get(target.channel_id, 0)
+    log(
+        f"(b) {len(arrived)} events in {messages} messages, {seconds:.1f} s; 429s answered by"
+        f" the fake: {fake.responses_429}; markers seen twice: {observer.repeats}"
+    )
+    if missing:
+        log(f"(b) lost {len(missing)}, e.g. {', '.join(missing[:5])}")
+    return BurstResult(
+        events=total,
+        messages=messages,
+        seconds=seconds,
+        floor_seconds=floor,
+        lost=len(missing) + total - len(accepted),
+        out_of_order=out_of_order,
+    )
+
+
+async def bench(
+    args: argparse.Namespace, tmp: Path
+) -> tuple[LatencyResult, BurstResult, float, float]:
+    fake = FakeDiscord()
+    await fake.start()
+    settings = Settings(
+        discord_token=fake.token,
+        discord_api_base=fake.api_base,
+        discord_gateway_url=fake.gateway_url,
+        hookbot_db=str(tmp / "hookbot.db"),
+        hookbot_host="127.0.0.1",
+        hookbot_port=0,
+        log_level="WARNING",
+    )
+    run_id = uuid.uuid4().hex[:12]
+    observer = Observer(fake)
+    connector = aiohttp.TCPConnector(limit=CLIENT_CONNECTIONS)
+    try:
+        with pointed_at(fake):
+            async with (
+                running(settings) as app,
+                aiohttp.ClientSession(connector=connector) as session,
+            ):
+                started = time.monotonic()
+                await wait_ready(app)
+                log(f"bot logged in to the fake in {time.monotonic() - started:.2f} s")
+                await asyncio.sleep(IDLE_SETTLE)
+                idle = rss_mb()
+                log(f"idle RSS {idle:.1f} MB")
+                latency = await bench_latency(args, app, fake, observer, session, run_id)
+                burst = await bench_burst(args, app, fake, observer, session, run_id)
+                end = rss_mb()
+    finally:
+        await fake.stop()
+    return latency, burst, idle, end
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="hookbot end-to-end benchmark (bench/README.md)")
+    parser.add_argument("--rate", type=int, default=200, help="(a) deliveries per second")
+    parser.add_argument("--seconds", type=int, default=10, help="(a) seconds of sending")
+    parser.add_argument("--channels", type=int, default=50, help="(a) channels, one hook each")
+    parser.add_argument("--burst", type=int, default=1000, help="(b) deliveries")
+    parser.add_argument("--in-flight", type=int, default=20, help="(b) concurrent POSTs")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(name)s: %(message)s")
+    try:
+        with tempfile.TemporaryDirectory(prefix="hookbot-e2e-") as tmp_name:
+            latency, burst, idle, end = asyncio.run(bench(args, Path(tmp_name)))
+    except BenchError as exc:
+        log(f"e2e: FAILED: {exc}")
+        return 1
+    print(
+        f"e2e (one process, one loop: hookbot + fake Discord + client):"
+        f" (a) {latency.events} events/{latency.channels} channels"
+        f" p50 {latency.p50_ms:.1f}ms p99 {latency.p99_ms:.1f}ms lost {latency.lost}"
+        f" | (b) {burst.events} events in {burst.messages} msgs"
+        f" ({burst.events / max(burst.messages, 1):.1f}/msg)"
+        f" {burst.seconds:.1f}s vs {burst.floor_seconds:.0f}s, lost {burst.lost}"
+        f"{', OUT OF ORDER' if burst.out_of_order else ''}"
+        f" | RSS idle {idle:.1f}MB end {end:.1f}MB",
+        flush=True,
+    )
+    if latency.lost or burst.lost or burst.out_of_order:
+        log("e2e: FAILED: events were lost or posted out of order")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
