@@ -16,11 +16,12 @@ import aiohttp
 
 from bot.app import serve
 from bot.config import ConfigError, Settings
-from bot.grammar import canonical, is_service
+from bot.grammar import canonical, is_service, split_format_args
 from bot.hooks import (
     GITHUB_EVENTS_TO_TICK,
     HOOK_ID,
     HookCredentials,
+    HookDetails,
     HookError,
     HookService,
     InvalidInputError,
@@ -43,6 +44,11 @@ hookbot hook <verb> [<ref>] [args]   (the service-first order works too: hook gi
   info <ref>                       one hook in full, with its last error
   delete <ref> --yes               delete for good
   test <ref>                       send the last delivery (or a sample) through the pipeline again
+  events <ref> [push,pr,-star]     show or choose the events a hook posts
+  filter <ref> key=glob | key!=glob | list | remove <n> | clear
+                                   keep or drop events by branch, author, label, path, status…
+  format <ref|github-push> [kind] "<template>" | reset [--preview]
+                                   your own message format (Jinja2), previewed on a real event
   rotate <ref> [--grace 24h] [--json]
                                    new URL token and secret; the old ones work during the grace
 
@@ -131,14 +137,16 @@ def _shown_destination(destination: str) -> str:
     return destination
 
 
-def _print_hook(hook: Hook, url: str) -> None:
+def _print_hook(details: HookDetails) -> None:
+    hook = details.hook
     rejections = ", ".join(f"{r}: {n}" for r, n in sorted(hook.rejections.items())) or "none"
     rows = [
         ("ID", hook.id),
         ("Service", hook.service),
         ("State", _state(hook)),
         ("Destination", _shown_destination(hook.destination)),
-        ("URL", url),
+        ("URL", details.url),
+        ("Events", details.selection),
         ("Accepted", str(hook.accepted)),
         ("Rejected", f"{hook.rejected} ({rejections})"),
         ("Last delivery", f"{_when(hook.last_delivery_at)} ({hook.last_delivery_status or '-'})"),
@@ -147,6 +155,12 @@ def _print_hook(hook: Hook, url: str) -> None:
     ]
     for name, value in rows:
         print(f"{name + ':':<15}{value}")
+    print("Filters:" + ("" if details.filters else "       none"))
+    for n, (text, kept, dropped) in enumerate(details.filters, 1):
+        print(f"  {n}. {text}  (kept {kept}, dropped {dropped})")
+    print("Templates:" + ("" if hook.templates else "     default"))
+    for kind, source in sorted(hook.templates.items()):
+        print(f"  {'every event' if kind == '*' else kind}: {source}")
 
 
 def _hook_command(settings: Settings, words: list[str]) -> int:
@@ -158,9 +172,11 @@ def _hook_command(settings: Settings, words: list[str]) -> int:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--yes", action="store_true")
     parser.add_argument("--grace")
+    parser.add_argument("--preview", action="store_true")
     parser.add_argument("-h", "--help", action="store_true")
-    args = parser.parse_args(words)
-    positional = canonical(args.words)
+    # Unknown dashed words are values, not options: `events hook_001 -star`.
+    args, dashed = parser.parse_known_args(words)
+    positional = canonical([*args.words, *dashed])
     if args.help or not positional or positional[0] == "help":
         print(HOOK_HELP, end="")
         return 0
@@ -201,8 +217,7 @@ def _hook_command(settings: Settings, words: list[str]) -> int:
             )
             return 0
         if verb == "info":
-            hook = await service.resolve(ref)
-            _print_hook(hook, service.url_for(hook))
+            _print_hook(await service.details(ref))
             return 0
         if verb == "delete":
             hook = await service.resolve(ref)
@@ -210,6 +225,43 @@ def _hook_command(settings: Settings, words: list[str]) -> int:
                 raise InvalidInputError(f"deleting {hook.id} cannot be undone; add --yes")
             await service.delete(hook.id)
             print(f"✅ Deleted {hook.id}; its URL no longer works")
+            return 0
+        if verb == "events":
+            if len(rest) > 1:
+                hook, words = await service.set_events(ref, ",".join(rest[1:]))
+                print(f"✅ {hook.id} now posts {words}")
+            else:
+                hook, words = await service.describe_events(ref)
+                print(f"{hook.id} posts {words}")
+            return 0
+        if verb == "filter":
+            rule = " ".join(rest[1:])
+            if rule == "list":
+                hook, counts = await service.filter_counts(ref)
+                for n, (text, kept, dropped) in enumerate(counts, 1):
+                    print(f"{n}. {text}  (kept {kept}, dropped {dropped})")
+                if not counts:
+                    print(f"{hook.id} has no filters")
+            elif len(rest) == 3 and rest[1] == "remove":
+                print(f"✅ Removed filter {await service.remove_filter(ref, rest[2])}")
+            elif rule == "clear":
+                print(f"✅ Removed {await service.clear_filters(ref)} filter(s)")
+            elif rule:
+                hook, added, applies = await service.add_filter(ref, rule)
+                print(f"✅ {hook.id}: filter {added.text} added; applies to {', '.join(applies)}")
+            else:
+                raise InvalidInputError("give a filter (branch=main), list, remove <n> or clear")
+            return 0
+        if verb == "format":
+            kind, source, preview = split_format_args(" ".join(rest[1:]))
+            change = await service.set_template(ref, kind, source, preview=args.preview or preview)
+            if change.reset:
+                print(f"✅ Default format for {change.where}")
+            else:
+                label = (
+                    "Preview" if args.preview or preview else f"✅ Template set for {change.where}"
+                )
+                print(f"{label}; next message will read:\n{change.preview}")
             return 0
         if verb == "test":
             hook, what = await service.test(ref)

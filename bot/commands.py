@@ -11,7 +11,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.grammar import VERBS, canonical
+from bot.grammar import VERBS, split_format_args
 from bot.hooks import (
     GITHUB_EVENTS_TO_TICK,
     HOOK_ID,
@@ -22,6 +22,7 @@ from bot.hooks import (
     Scope,
 )
 from bot.store import Hook
+from formatters.message import Embed, Message, clamp
 from parsers import PARSERS
 
 if TYPE_CHECKING:
@@ -39,6 +40,8 @@ HELP_TEXT = """\
 `!hook off <ref>` / `!hook on <ref>` pause / resume (deliveries are kept)
 `!hook test <ref>` send the last delivery again · `!hook rotate <ref> [24h]` new URL + secret
 `!hook delete <ref>` delete (asks to confirm)
+`!hook events <ref> push,pr,-star` choose events · `!hook filter <ref> author!=dependabot[bot]`
+`!hook format <ref> "🔔 {{event}}: {{message}}"` your own format (`reset`, `--preview`)
 
 `<ref>` is a hook id (`hook_001`) or a service (`github`) naming one hook in this channel.
 The service-first order works too: `!hook github on`. Every command is also `/hook …`."""
@@ -49,7 +52,9 @@ class NotAllowedError(commands.CheckFailure):
 
 
 def _embed(title: str, description: str = "", color: int = OK_COLOR) -> discord.Embed:
-    return discord.Embed(title=title, description=description, color=color)
+    answer = clamp(Message(embeds=(Embed(title=title, description=description or None),)))
+    embed = answer.embeds[0]
+    return discord.Embed(title=embed.title, description=embed.description, color=color)
 
 
 def _when(timestamp: float | None) -> str:
@@ -158,24 +163,33 @@ class HookCommands(commands.Cog):
                 "command %r failed (ref %s)", ctx.message.content, reference, exc_info=original
             )
             text = f"something went wrong on our side (reference `{reference}`); please try again"
-        await ctx.send(embed=_embed(f"❌ {text}", color=ERROR_COLOR), ephemeral=True)
+        head, _, rest = text.partition("; ")
+        if len(head) > 200:
+            head, rest = "That did not work", text
+        await ctx.send(embed=_embed(f"❌ {head}", rest, ERROR_COLOR), ephemeral=True)
 
     @commands.hybrid_group(name="hook", invoke_without_command=True, fallback="help")
     async def hook(self, ctx: commands.Context[HookBot], *, words: str = "") -> None:
         """Show how to use hookbot; `!hook github on` (service first) works too."""
-        parts = canonical(words.split())
-        if not parts or parts[0] == "help" or parts[0] not in VERBS:
-            if parts and parts[0] not in ("help",):
-                raise InvalidInputError(f"unknown command {parts[0]!r}; see `!hook help`")
+        tokens = words.split(maxsplit=2)
+        if len(tokens) >= 2 and tokens[0] not in VERBS and tokens[1] in VERBS:
+            verb, ref, rest = tokens[1], tokens[0], tokens[2] if len(tokens) > 2 else ""
+        elif tokens and tokens[0] != "help":
+            raise InvalidInputError(f"unknown command {tokens[0]!r}; see `!hook help`")
+        else:
             await ctx.send(embed=_embed("hookbot", HELP_TEXT, INFO_COLOR))
             return
-        verb, args = parts[0], parts[1:]
         command: commands.Command[HookCommands, ..., None] | None = self.hook.get_command(verb)
         if command is None:
             await ctx.send(embed=_embed("hookbot", HELP_TEXT, INFO_COLOR))
             return
+        params = list(command.clean_params.values())
         try:
-            await ctx.invoke(command, *args)
+            if params and params[-1].kind is params[-1].KEYWORD_ONLY:
+                # Free text (a filter, a template): pass it exactly as typed.
+                await ctx.invoke(command, ref, **{params[-1].name: rest})
+            else:
+                await ctx.invoke(command, ref, *rest.split())
         except TypeError as exc:
             raise InvalidInputError(f"wrong arguments for `{verb}`; see `!hook help`") from exc
 
@@ -256,7 +270,8 @@ class HookCommands(commands.Cog):
     @app_commands.describe(ref="hook id or service")
     async def info(self, ctx: commands.Context[HookBot], ref: str) -> None:
         """Show one hook in full, with its last error."""
-        hook = await self.service.resolve(ref, _scope(ctx))
+        details = await self.service.details(ref, _scope(ctx))
+        hook = details.hook
         embed = _embed(f"{hook.id} · {hook.service}", color=INFO_COLOR)
         rejected = ", ".join(f"{r}: {n}" for r, n in sorted(hook.rejections.items())) or "none"
         embed.add_field(name="State", value=_state(hook))
@@ -270,7 +285,18 @@ class HookCommands(commands.Cog):
         embed.add_field(
             name="Last error", value=hook.failing or hook.last_error or "none", inline=False
         )
-        embed.add_field(name="URL", value=self.service.url_for(hook), inline=False)
+        embed.add_field(name="Events", value=details.selection[:1024], inline=False)
+        filters = "\n".join(
+            f"{n}. `{text}` (kept {kept}, dropped {dropped})"
+            for n, (text, kept, dropped) in enumerate(details.filters, 1)
+        )
+        embed.add_field(name="Filters", value=filters[:1024] or "none", inline=False)
+        templates = "\n".join(
+            f"{'every event' if kind == '*' else kind}: `{source[:200]}`"
+            for kind, source in sorted(hook.templates.items())
+        )
+        embed.add_field(name="Templates", value=templates[:1024] or "default", inline=False)
+        embed.add_field(name="URL", value=details.url, inline=False)
         embed.timestamp = datetime.fromtimestamp(hook.created_at, UTC)
         embed.set_footer(text="created")
         await ctx.send(embed=embed)
@@ -313,12 +339,77 @@ class HookCommands(commands.Cog):
         creds = await self.service.rotate(ref, _scope(ctx), grace=grace)
         await self._show_credentials(ctx, creds)
 
+    @hook.command(name="events")
+    @app_commands.describe(ref="hook id or service", patterns="e.g. push,pr,release,-star")
+    async def events(
+        self, ctx: commands.Context[HookBot], ref: str, patterns: str | None = None
+    ) -> None:
+        """Show or set which events a hook posts (globs, aliases, -exclusions)."""
+        scope = _scope(ctx)
+        if patterns:
+            hook, words = await self.service.set_events(ref, patterns, scope)
+            await ctx.send(embed=_embed(f"✅ {hook.id} now posts", words))
+            return
+        hook, words = await self.service.describe_events(ref, scope)
+        await ctx.send(embed=_embed(f"{hook.id} posts", words, INFO_COLOR))
+
+    @hook.command(name="filter")
+    @app_commands.describe(
+        ref="hook id or service", rule="key=glob, key!=glob, list, remove <n> or clear"
+    )
+    async def filter_events(self, ctx: commands.Context[HookBot], ref: str, *, rule: str) -> None:
+        """Keep or drop events by field: branch=main, author!=dependabot[bot], path=docs/**."""
+        scope = _scope(ctx)
+        words = rule.split()
+        if rule.strip() == "list":
+            hook, counts = await self.service.filter_counts(ref, scope)
+            lines = [
+                f"{n}. `{text}` (kept {kept}, dropped {dropped})"
+                for n, (text, kept, dropped) in enumerate(counts, 1)
+            ]
+            await ctx.send(
+                embed=_embed(f"{hook.id} filters", "\n".join(lines) or "none", INFO_COLOR)
+            )
+        elif words and words[0] == "remove" and len(words) == 2:
+            removed = await self.service.remove_filter(ref, words[1], scope)
+            await ctx.send(embed=_embed(f"✅ Removed filter `{removed}`"))
+        elif rule.strip() == "clear":
+            count = await self.service.clear_filters(ref, scope)
+            await ctx.send(embed=_embed(f"✅ Removed {count} filter(s)"))
+        else:
+            hook, added, applies = await self.service.add_filter(ref, rule, scope)
+            await ctx.send(
+                embed=_embed(
+                    f"✅ {hook.id}: filter `{added.text}` added",
+                    f"Applies to {', '.join(applies)} events; others pass unchanged.",
+                )
+            )
+
+    @hook.command(name="format")
+    @app_commands.describe(
+        target="hook id, service, or service-kind (github-push) for this channel",
+        template="the Jinja2 template, `reset`, optionally a kind first; add --preview to try",
+    )
+    async def format_messages(
+        self, ctx: commands.Context[HookBot], target: str, *, template: str
+    ) -> None:
+        """Set a message template (Jinja2), with a preview; `reset` goes back to the default."""
+        kind, source, preview = split_format_args(template)
+        change = await self.service.set_template(target, kind, source, _scope(ctx), preview=preview)
+        if change.reset:
+            await ctx.send(embed=_embed(f"✅ Default format for {change.where}"))
+            return
+        title = "Preview" if preview else f"✅ Template set for {change.where}"
+        await ctx.send(embed=_embed(title, f"Next message will read:\n{change.preview}"))
+
     @turn_on.autocomplete("ref")
     @turn_off.autocomplete("ref")
     @info.autocomplete("ref")
     @delete.autocomplete("ref")
     @test.autocomplete("ref")
     @rotate.autocomplete("ref")
+    @events.autocomplete("ref")
+    @filter_events.autocomplete("ref")
     async def ref_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:

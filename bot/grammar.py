@@ -2,9 +2,27 @@
 
 from __future__ import annotations
 
+import re
+
 from parsers import PARSERS
 
-VERBS = frozenset({"on", "off", "list", "info", "delete", "test", "rotate", "help", "logs"})
+VERBS = frozenset(
+    {
+        "on",
+        "off",
+        "list",
+        "info",
+        "delete",
+        "test",
+        "rotate",
+        "help",
+        "logs",
+        "events",
+        "filter",
+        "format",
+    }
+)
+KIND_WORD = re.compile(r"[a-z_]+(\.[a-z_]+)?")
 
 
 def canonical(words: list[str]) -> list[str]:
@@ -21,3 +39,31 @@ def canonical(words: list[str]) -> list[str]:
 def is_service(word: str) -> bool:
     """Return True when `word` names a service hookbot receives."""
     return word in PARSERS
+
+
+def split_format_args(text: str) -> tuple[str | None, str | None, bool]:
+    """Split what follows `format <target>`: an optional kind, the template, `--preview`.
+
+    Returns (kind, template or None for `reset`, preview). The template keeps its
+    spacing and newlines as typed.
+    """
+    preview = False
+    stripped = text.strip()
+    if stripped.endswith("--preview"):
+        preview, stripped = True, stripped.removesuffix("--preview").rstrip()
+    elif stripped.startswith("--preview"):
+        preview, stripped = True, stripped.removeprefix("--preview").lstrip()
+    kind: str | None = None
+    first, _, rest = stripped.partition(" ")
+    if rest.strip() and KIND_WORD.fullmatch(first) and _is_kind(first):
+        kind, stripped = first, rest.strip()
+    if stripped == "reset":
+        return kind, None, preview
+    return kind, stripped, preview
+
+
+def _is_kind(word: str) -> bool:
+    return any(
+        word in spec.kinds or any(k.split(".", 1)[0] == word for k in spec.kinds)
+        for spec in PARSERS.values()
+    )

@@ -10,10 +10,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 
+from bot.filters import Filter, FilterError, check_applies, kinds_with_key, parse_filter
+from bot.selection import Selection, SelectionError, describe, parse_patterns
 from bot.store import Hook, LogEntry, NewDelivery, Store
+from formatters.render import TemplateError, render_user, validate_template
 from parsers import PARSERS
+from parsers.errors import ParseError
+from parsers.event import Event
 
 HOOK_ID = re.compile(r"hook_\d{3,}")
+CHANNEL_TEMPLATE = re.compile(r"([a-z]+)-([a-z_]+(?:\.[a-z_]+)?)")
+MAX_FILTERS = 20
 MAX_GRACE_SECONDS = 7 * 24 * 3600
 GITHUB_EVENTS_TO_TICK = ("Pushes", "Pull requests", "Issues", "Releases", "Workflow runs")
 # The GitHub webhook events behind the default selection (DESIGN.md, Shaping rules).
@@ -71,6 +78,55 @@ class HookCredentials:
     url: str
     secret: str
     created: bool
+
+
+@dataclass(frozen=True, slots=True)
+class HookDetails:
+    """Everything `info` shows about one hook."""
+
+    hook: Hook
+    url: str
+    selection: str
+    filters: list[tuple[str, int, int]]  # (text, kept, dropped) in order
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateChange:
+    """What a `format` command did: where the template applies, and its preview."""
+
+    where: str
+    preview: str | None
+    reset: bool
+
+
+def clean_template(text: str) -> str:
+    """Undo how a template was typed in chat: a code block, backticks or one pair of quotes.
+
+    Inner newlines are kept, so multi-line templates are stored as the user meant them.
+    """
+    text = text.strip()
+    if text.startswith("```") and text.endswith("```") and len(text) >= 6:
+        inner = text[3:-3]
+        first, newline, rest = inner.partition("\n")
+        if newline and re.fullmatch(r"[A-Za-z0-9_+-]*", first.strip()):
+            inner = rest  # ```jinja … ``` : drop the language tag line
+        return inner.strip("\n")
+    for left, right in (('"', '"'), ("'", "'"), ("“", "”"), ("`", "`")):
+        if len(text) >= 2 and text.startswith(left) and text.endswith(right):
+            return text[1:-1]
+    return text
+
+
+def selected_event_names(hook: Hook) -> list[str]:
+    """Return the provider event names the hook's selection lets through."""
+    selection = Selection.from_patterns(hook.events, hook.service)
+    kinds = PARSERS[hook.service].kinds
+    return sorted({kind.split(".", 1)[0] for kind in kinds if selection.selects(kind)})
+
+
+def _known_kind(service: str, kind: str) -> bool:
+    kinds = PARSERS[service].kinds
+    return kind in kinds or any(k.split(".", 1)[0] == kind for k in kinds)
 
 
 def load_sample(service: str, kind: str) -> bytes:
@@ -259,6 +315,167 @@ class HookService:
         )
         self._changed()
         return await self._get(hook.id), what
+
+    # -- shaping: selection, filters, templates ---------------------------------------
+
+    async def set_events(self, ref: str, text: str, scope: Scope = CLI_SCOPE) -> tuple[Hook, str]:
+        """Replace a hook's event selection; returns the hook and the selection in words."""
+        hook = await self.resolve(ref, scope)
+        try:
+            patterns = parse_patterns(text, hook.service, PARSERS[hook.service].kinds)
+        except SelectionError as exc:
+            raise InvalidInputError(str(exc)) from exc
+        await self._store.hooks.update(hook.id, self._clock(), events=list(patterns))
+        self._changed()
+        return await self._get(hook.id), describe(patterns, hook.service)
+
+    async def describe_events(self, ref: str, scope: Scope = CLI_SCOPE) -> tuple[Hook, str]:
+        """Return a hook and its event selection in words."""
+        hook = await self.resolve(ref, scope)
+        return hook, describe(hook.events, hook.service)
+
+    async def add_filter(
+        self, ref: str, text: str, scope: Scope = CLI_SCOPE
+    ) -> tuple[Hook, Filter, list[str]]:
+        """Add a filter; returns the hook, the filter and the event names it applies to."""
+        hook = await self.resolve(ref, scope)
+        try:
+            new = parse_filter(text, hook.service)
+            selected = selected_event_names(hook)
+            check_applies(new, hook.service, selected)
+        except FilterError as exc:
+            raise InvalidInputError(str(exc)) from exc
+        if new.text in hook.filters:
+            raise InvalidInputError(f"{hook.id} already has the filter {new.text}")
+        if len(hook.filters) >= MAX_FILTERS:
+            raise InvalidInputError(f"a hook has at most {MAX_FILTERS} filters; remove one first")
+        await self._store.hooks.update(hook.id, self._clock(), filters=[*hook.filters, new.text])
+        self._changed()
+        applies = [name for name in kinds_with_key(new.key, hook.service) if name in selected]
+        return await self._get(hook.id), new, applies
+
+    async def details(self, ref: str, scope: Scope = CLI_SCOPE) -> HookDetails:
+        """Return one hook in full: URL, selection in words, filters with their counts."""
+        hook, counts = await self.filter_counts(ref, scope)
+        return HookDetails(hook, self.url_for(hook), describe(hook.events, hook.service), counts)
+
+    async def filter_counts(
+        self, ref: str, scope: Scope = CLI_SCOPE
+    ) -> tuple[Hook, list[tuple[str, int, int]]]:
+        """Return a hook and its filters in order with (text, kept, dropped) since added."""
+        hook = await self.resolve(ref, scope)
+        stats = await self._store.hooks.filter_stats(hook.id)
+        return hook, [(text, *stats.get(text, (0, 0))) for text in hook.filters]
+
+    async def remove_filter(self, ref: str, number: str, scope: Scope = CLI_SCOPE) -> str:
+        """Remove filter number `number` (as `filter <ref> list` shows it); returns its text."""
+        hook = await self.resolve(ref, scope)
+        if not number.isdigit() or not 1 <= int(number) <= len(hook.filters):
+            count = len(hook.filters)
+            raise InvalidInputError(
+                f"{hook.id} has {count} filter(s); `filter {hook.id} list` shows their numbers"
+            )
+        removed = hook.filters[int(number) - 1]
+        kept = [f for i, f in enumerate(hook.filters) if i != int(number) - 1]
+        await self._store.hooks.update(hook.id, self._clock(), filters=kept)
+        await self._store.hooks.reset_filter_stats(hook.id, [removed])
+        self._changed()
+        return removed
+
+    async def clear_filters(self, ref: str, scope: Scope = CLI_SCOPE) -> int:
+        """Remove every filter of a hook; returns how many there were."""
+        hook = await self.resolve(ref, scope)
+        await self._store.hooks.update(hook.id, self._clock(), filters=[])
+        await self._store.hooks.reset_filter_stats(hook.id, hook.filters)
+        self._changed()
+        return len(hook.filters)
+
+    async def set_template(
+        self,
+        target: str,
+        kind: str | None,
+        source: str | None,
+        scope: Scope = CLI_SCOPE,
+        *,
+        preview: bool = False,
+    ) -> TemplateChange:
+        """Set (or with None reset) a template, after checking it against a real sample.
+
+        `target` is a hook reference, or `<service>-<kind>` for a channel-wide template.
+        Returns where it applies and the preview rendered from the hook's last delivery
+        (or a bundled sample).
+        """
+        channel = CHANNEL_TEMPLATE.fullmatch(target)
+        if channel and channel[1] in PARSERS:
+            service, kind = channel[1], channel[2]
+            hook = None
+            where = f"{service} {kind} events in this channel"
+        else:
+            hook = await self.resolve(target, scope)
+            service = hook.service
+            where = f"{kind} events of {hook.id}" if kind else f"every event of {hook.id}"
+        kind = kind or "*"
+        if kind != "*" and not _known_kind(service, kind):
+            raise InvalidInputError(
+                f"{kind!r} is not a {service} event or kind; see docs/events.md"
+            )
+        if source is None:
+            if hook is None:
+                await self._store.hooks.set_channel_template(
+                    scope.guild_id or "", scope.channel_id or "", service, kind, None, self._clock()
+                )
+            else:
+                templates = {k: v for k, v in hook.templates.items() if k != kind}
+                if kind == "*" and not preview:
+                    templates = {}
+                await self._store.hooks.update(hook.id, self._clock(), templates=templates)
+            self._changed()
+            return TemplateChange(where, None, reset=True)
+        source = clean_template(source)
+        if not source.strip():
+            raise InvalidInputError('give a template, e.g. "🔔 {{event}}: {{message}}", or `reset`')
+        sample = await self._sample_event(hook, service, kind)
+        try:
+            validate_template(source, sample)
+            rendered = render_user(source, sample)
+        except TemplateError as exc:
+            raise InvalidInputError(f"template refused: {exc}") from exc
+        if not preview:
+            if hook is None:
+                await self._store.hooks.set_channel_template(
+                    scope.guild_id or "",
+                    scope.channel_id or "",
+                    service,
+                    kind,
+                    source,
+                    self._clock(),
+                )
+            else:
+                templates = {**hook.templates, kind: source}
+                await self._store.hooks.update(hook.id, self._clock(), templates=templates)
+            self._changed()
+        return TemplateChange(where, rendered.content, reset=False)
+
+    async def _sample_event(self, hook: Hook | None, service: str, kind: str) -> Event:
+        """The hook's last real delivery of that kind, or a bundled sample."""
+        spec = PARSERS[service]
+        if hook is not None:
+            last = await self._store.inbox.last_delivery(hook.id)
+            if last is not None:
+                try:
+                    events = spec.parse(last.headers, last.body)
+                except ParseError:
+                    events = []
+                for event in events:
+                    if kind == "*" or event.kind == kind or event.kind.split(".")[0] == kind:
+                        return event
+        name = kind.split(".", 1)[0] if kind != "*" else "push"
+        try:
+            body = load_sample(service, name)
+        except InvalidInputError:
+            body, name = load_sample(service, "push"), "push"
+        headers = {spec.event_header: name, "Content-Type": "application/json"}
+        return spec.parse(headers, body)[0]
 
     async def _visible(self, scope: Scope) -> list[Hook]:
         return await self._store.hooks.find_all(guild_id=scope.guild_id)

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from types import MappingProxyType
 
 from bot.aio import wait_event
+from bot.filters import FilterSet, parse_filter
 from bot.hooks import GITHUB_DEFAULT_EVENTS
+from bot.selection import Selection
 from bot.store import Completion, Hook, InboxRow, LogEntry, NewOutbox, Store, StoreError
 from formatters.message import Message, clamp, message_to_json
 from formatters.render import TemplateError, render_default, render_user
@@ -42,15 +45,61 @@ class Rendered:
     template_error: str | None = None
 
 
-def render_for_hook(hook: Hook, event: Event) -> Rendered:
-    """Render an event with the hook's template for its kind, falling back to the default."""
-    source = hook.templates.get(event.kind) or hook.templates.get("*")
+def find_template(
+    hook: Hook, event: Event, channel_templates: Mapping[tuple[str, str], str]
+) -> str | None:
+    """Return the user template for an event, in DESIGN.md's lookup order.
+
+    hook + kind (or its event name) → hook (`*`) → channel + service-kind → None (default).
+    """
+    event_name = event.kind.split(".", 1)[0]
+    for key in (event.kind, event_name, "*"):
+        if hook.templates.get(key):
+            return hook.templates[key]
+    for key in (event.kind, event_name):
+        if channel_templates.get((hook.service, key)):
+            return channel_templates[(hook.service, key)]
+    return None
+
+
+def render_with(source: str | None, event: Event) -> Rendered:
+    """Render with a user template, falling back to the default when it fails."""
     if source:
         try:
-            return Rendered(render_user(source, event))
+            message = render_user(source, event)
         except TemplateError as exc:
             return Rendered(clamp(render_default(event)), f"template failed, default used: {exc}")
+        if message.content.strip():
+            return Rendered(message)
+        return Rendered(clamp(render_default(event)), "template rendered nothing, default used")
     return Rendered(clamp(render_default(event)))
+
+
+@dataclass(frozen=True, slots=True)
+class HookRules:
+    """A hook as the pipeline uses it: its selection and filters compiled."""
+
+    hook: Hook
+    selection: Selection
+    filters: FilterSet
+    filter_texts: tuple[str, ...]
+
+
+@functools.lru_cache(maxsize=1024)
+def _compile(
+    service: str, events: tuple[str, ...], filters: tuple[str, ...]
+) -> tuple[Selection, FilterSet, tuple[str, ...]]:
+    parsed = [parse_filter(text, service) for text in filters]  # validated when stored
+    return (
+        Selection.from_patterns(events, service),
+        FilterSet(parsed),
+        tuple(f.text for f in parsed),
+    )
+
+
+def compile_rules(hook: Hook) -> HookRules:
+    """Return the hook with its selection and filters compiled (cached by their text)."""
+    return HookRules(hook, *_compile(hook.service, tuple(hook.events), tuple(hook.filters)))
 
 
 def with_missing_events(hook: Hook, ping: Event) -> Event:
@@ -142,26 +191,45 @@ class Pipeline:
     async def _process_batch(self, rows: list[InboxRow]) -> None:
         """Work out every delivery of the batch, then commit them all in one transaction."""
         now = self._clock()
-        hooks: dict[str, Hook | None] = {}
+        rules: dict[str, HookRules | None] = {}
+        channels: dict[tuple[str, str], Mapping[tuple[str, str], str]] = {}
         completions = []
         for row in rows:
-            if row.hook_id not in hooks:
-                hooks[row.hook_id] = await self._store.hooks.get(row.hook_id)
-            completions.append(self._complete(row, hooks[row.hook_id], now))
+            if row.hook_id not in rules:
+                rules[row.hook_id] = await self._rules(row.hook_id)
+            compiled = rules[row.hook_id]
+            templates: Mapping[tuple[str, str], str] = {}
+            if compiled is not None:
+                where = (compiled.hook.guild_id or "", compiled.hook.channel_id or "")
+                if where not in channels:
+                    channels[where] = await self._store.hooks.channel_templates(*where)
+                templates = channels[where]
+            completions.append(self._complete(row, compiled, templates, now))
             # Parsing and rendering are CPU work on the loop: while deliveries are arriving,
             # answering them comes first (they are stored; their messages can wait a little).
             await asyncio.sleep(BUSY_PAUSE if self._intake_busy() else 0)
         await self._store.inbox.complete(completions)
 
-    def _complete(self, row: InboxRow, hook: Hook | None, now: float) -> Completion:
+    async def _rules(self, hook_id: str) -> HookRules | None:
+        hook = await self._store.hooks.get(hook_id)
+        return None if hook is None else compile_rules(hook)
+
+    def _complete(
+        self,
+        row: InboxRow,
+        rules: HookRules | None,
+        channel_templates: Mapping[tuple[str, str], str],
+        now: float,
+    ) -> Completion:
         entries: list[LogEntry] = []
 
         def note(outcome: str, detail: str | None = None, kind: str | None = None) -> None:
             entries.append(LogEntry(now, outcome, row.hook_id, row.delivery_id, kind, detail))
 
-        if hook is None:
+        if rules is None:
             note("skipped", "the hook was deleted")
             return Completion(row.id, (), entries)
+        hook = rules.hook
         events, error = self._parse(row)
         if error is not None:
             outcome, detail = error
@@ -172,11 +240,25 @@ class Pipeline:
             note("skipped", "the hook is off", row.event_name)
             return Completion(row.id, (), entries, (hook.id, "skipped", None))
         outbox: list[NewOutbox] = []
+        counts: dict[str, list[int]] = {}
         last_error: str | None = None
         for part, event in enumerate(events):
+            if not rules.selection.selects(event.kind):
+                note("dropped", f"{event.kind} is not in the hook's events", event.kind)
+                continue
+            kept, outcomes = rules.filters.evaluate(event)
+            for text, result in zip(rules.filter_texts, outcomes, strict=True):
+                if result is not None:
+                    counts.setdefault(text, [0, 0])[0 if result else 1] += 1
+            if not kept:
+                failed = [
+                    t for t, o in zip(rules.filter_texts, outcomes, strict=True) if o is False
+                ]
+                note("dropped", f"filter {', '.join(failed)}", event.kind)
+                continue
             if event.kind == "ping":
                 event = with_missing_events(hook, event)
-            rendered = render_for_hook(hook, event)
+            rendered = render_with(find_template(hook, event, channel_templates), event)
             if rendered.template_error:
                 last_error = rendered.template_error
                 note("template-error", rendered.template_error, event.kind)
@@ -192,7 +274,14 @@ class Pipeline:
                 )
             )
             note("queued", event.title, event.kind)
-        return Completion(row.id, outbox, entries, (hook.id, "queued", last_error))
+        status = "queued" if outbox else "dropped"
+        return Completion(
+            row.id,
+            outbox,
+            entries,
+            (hook.id, status, last_error),
+            [(hook.id, text, k, d) for text, (k, d) in counts.items()],
+        )
 
     def _parse(self, row: InboxRow) -> tuple[list[Event], tuple[str, str] | None]:
         spec = PARSERS.get(row.service)

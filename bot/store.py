@@ -125,6 +125,7 @@ class Completion:
     outbox: Sequence[NewOutbox] = ()
     entries: Sequence[LogEntry] = ()
     hook_status: tuple[str, str, str | None] | None = None
+    filter_counts: Sequence[tuple[str, str, int, int]] = ()  # (hook_id, filter, kept, dropped)
 
 
 @dataclass(frozen=True, slots=True)
@@ -523,6 +524,72 @@ class HookRepo:
 
         return await self._store.run(delete)
 
+    async def filter_stats(self, hook_id: str) -> dict[str, tuple[int, int]]:
+        """Return each filter's (kept, dropped) counts since it was added."""
+
+        def select(conn: sqlite3.Connection) -> dict[str, tuple[int, int]]:
+            rows = conn.execute(
+                "SELECT filter, kept, dropped FROM filter_stats WHERE hook_id = ?", (hook_id,)
+            )
+            return {r["filter"]: (r["kept"], r["dropped"]) for r in rows}
+
+        return await self._store.run(select)
+
+    async def reset_filter_stats(self, hook_id: str, filters: Sequence[str]) -> None:
+        """Forget the counts of filters that were removed (re-adding one starts at zero)."""
+
+        def reset(conn: sqlite3.Connection) -> None:
+            with _transaction(conn):
+                conn.executemany(
+                    "DELETE FROM filter_stats WHERE hook_id = ? AND filter = ?",
+                    [(hook_id, f) for f in filters],
+                )
+
+        await self._store.run(reset)
+
+    async def channel_templates(self, guild_id: str, channel_id: str) -> dict[tuple[str, str], str]:
+        """Return a channel's templates keyed by (service, kind)."""
+
+        def select(conn: sqlite3.Connection) -> dict[tuple[str, str], str]:
+            rows = conn.execute(
+                "SELECT service, kind, template FROM channel_templates"
+                " WHERE guild_id = ? AND channel_id = ?",
+                (guild_id, channel_id),
+            )
+            return {(r["service"], r["kind"]): r["template"] for r in rows}
+
+        return await self._store.run(select)
+
+    async def set_channel_template(
+        self,
+        guild_id: str,
+        channel_id: str,
+        service: str,
+        kind: str,
+        template: str | None,
+        now: float,
+    ) -> None:
+        """Store (or, with None, remove) a channel's template for a service's kind."""
+
+        def write(conn: sqlite3.Connection) -> None:
+            with _transaction(conn):
+                if template is None:
+                    conn.execute(
+                        "DELETE FROM channel_templates WHERE guild_id = ? AND channel_id = ?"
+                        " AND service = ? AND kind = ?",
+                        (guild_id, channel_id, service, kind),
+                    )
+                    return
+                conn.execute(
+                    "INSERT INTO channel_templates (guild_id, channel_id, service, kind, template,"
+                    " updated_at) VALUES (?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT (guild_id, channel_id, service, kind)"
+                    " DO UPDATE SET template = excluded.template, updated_at = excluded.updated_at",
+                    (guild_id, channel_id, service, kind, template, now),
+                )
+
+        await self._store.run(write)
+
     async def fail_destination(self, destination: str, reason: str, now: float) -> int:
         """Mark every hook posting to `destination` failing; its ready rows go dead."""
 
@@ -687,6 +754,13 @@ class InboxRepo:
                         for c in completions
                         if c.hook_status is not None
                     ],
+                )
+                conn.executemany(
+                    "INSERT INTO filter_stats (hook_id, filter, kept, dropped)"
+                    " SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM hooks WHERE id = ?)"
+                    " ON CONFLICT (hook_id, filter) DO UPDATE"
+                    " SET kept = kept + excluded.kept, dropped = dropped + excluded.dropped",
+                    [(h, f, k, d, h) for c in completions for h, f, k, d in c.filter_counts],
                 )
 
         await self._store.run(complete)

@@ -119,3 +119,78 @@ def test_cli_channel_webhook_receives_discord_json(tmp_path: Path):
     embeds = payload["embeds"]
     assert isinstance(embeds, list)
     assert "Push" in json.dumps(embeds, ensure_ascii=False)
+
+
+def _signed_post(url: str, secret: str, body: bytes) -> int:
+    import urllib.request
+    import uuid
+
+    from parsers.signatures import sign_hmac_sha256
+
+    request = urllib.request.Request(  # noqa: S310 - local test URL
+        url,
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "X-GitHub-Event": "push",
+            "X-GitHub-Delivery": str(uuid.uuid4()),
+            "X-Hub-Signature-256": sign_hmac_sha256(body, secret),
+        },
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        return int(response.status)
+
+
+def _push(login: str, message: str) -> bytes:
+    from tests.conftest import sample
+
+    payload = json.loads(sample("github/push"))
+    payload["sender"]["login"] = login
+    payload["head_commit"]["message"] = message
+    payload["commits"][-1]["message"] = message
+    return json.dumps(payload).encode()
+
+
+def test_cli_filter_and_format_shape_a_running_server(tmp_path: Path):
+    """Through the CLI: a filter drops dependabot's push; a template formats the next one."""
+    env = hookbot_env(tmp_path, free_port())
+    out = tmp_path / "stdout.txt"
+    with out.open("wb") as stdout:
+        process = start(env, ROOT, stdout)
+        try:
+            created = create_hook(env, ROOT)
+            added = cli(env, "hook", "github", "filter", "author!=dependabot[bot]", cwd=ROOT)
+            assert added.returncode == 0, added.stderr
+            assert "applies to" in added.stdout
+            assert (
+                _signed_post(
+                    created["url"], created["secret"], _push("dependabot[bot]", "bot-bump")
+                )
+                == 202
+            )
+            assert (
+                _signed_post(created["url"], created["secret"], _push("mona", "human-one")) == 202
+            )
+            _wait_for_text(out, "human-one")
+            formatted = cli(
+                env,
+                "hook",
+                "format",
+                "hook_001",
+                "🔔 {{event}}: {{message}} by {{author}}",
+                cwd=ROOT,
+            )
+            assert formatted.returncode == 0, formatted.stderr
+            assert "🔔 push: Push to main" in formatted.stdout
+            assert (
+                _signed_post(created["url"], created["secret"], _push("mona", "human-two")) == 202
+            )
+            printed = _wait_for_text(out, "🔔 push: Push to main: 3 commits by mona")
+        finally:
+            stop(process)
+    assert "bot-bump" not in printed
+    assert "human-one" in printed
+    assert "🔔 push: Push to main: 3 commits by mona" in printed
+    info = cli(env, "hook", "info", "hook_001", cwd=ROOT)
+    assert "1. author!=dependabot[bot]  (kept 2, dropped 1)" in info.stdout

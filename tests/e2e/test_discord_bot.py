@@ -295,3 +295,77 @@ async def test_bot_discord_down_at_startup_then_posts(tmp_path: Path):
                         await asyncio.sleep(0.1)
     finally:
         await fake.stop()
+
+
+def _push_by(login: str, message: str) -> bytes:
+    payload = json.loads(_push_with(message))
+    payload["sender"]["login"] = login
+    return json.dumps(payload).encode()
+
+
+async def test_bot_filter_drops_dependabot_pushes(world: World):
+    """`!hook github filter author!=dependabot[bot]`: a bot push and a human push → one post."""
+    url, secret = await world.create_hook()
+    (reply,) = await world.command("!hook github filter author!=dependabot[bot]")
+    text = json.dumps(reply["embeds"], ensure_ascii=False)
+    assert "✅" in text
+    assert "push" in text
+    base = len(world.channel_messages())
+    assert await world.post(url, secret, _push_by("dependabot[bot]", "bump-lodash")) == 202
+    assert await world.post(url, secret, _push_by("mona", "human-change")) == 202
+    async with asyncio.timeout(10):
+        while "human-change" not in json.dumps(world.channel_messages()[base:]):
+            await asyncio.sleep(0.05)
+    await asyncio.sleep(0.5)
+    posted = world.channel_messages()[base:]
+    assert len(posted) == 1
+    assert "bump-lodash" not in json.dumps(posted)
+    (info,) = await world.command("!hook info hook_001")
+    assert "kept 1, dropped 1" in json.dumps(info["embeds"])
+
+
+async def test_bot_format_with_seed_template_is_used_next(world: World):
+    """`!hook format hook_001 "🔔 {{event}}: {{message}}"` previews, then the next push uses it."""
+    url, secret = await world.create_hook()
+    (reply,) = await world.command('!hook format hook_001 "🔔 {{event}}: {{message}}"')
+    assert "🔔 push: Push to main" in json.dumps(reply["embeds"], ensure_ascii=False)
+    base = len(world.channel_messages())
+    assert await world.post(url, secret, _push_with("after-format")) == 202
+    async with asyncio.timeout(10):
+        while len(world.channel_messages()) <= base:
+            await asyncio.sleep(0.05)
+    posted = world.channel_messages()[base]
+    assert posted["content"] == "🔔 push: Push to main: 3 commits"
+    assert posted["embeds"] == []
+
+
+async def test_bot_multiline_template_in_a_code_block_is_kept(world: World):
+    """A template typed as a code block over several lines is stored as meant."""
+    await world.create_hook()
+    lines = (
+        "🚀 {{ author }} pushed {{ commit_count }} to {{ branch }}\n"
+        "Latest: {{ latest_commit_message }}"
+    )
+    template = f"```\n{lines}\n```"
+    (reply,) = await world.command(f"!hook github format push {template}")
+    assert "✅" in json.dumps(reply["embeds"], ensure_ascii=False)
+    hook = await world.app.store.hooks.get("hook_001")
+    assert hook is not None
+    assert hook.templates["push"] == lines
+
+
+async def test_bot_bad_template_and_filter_are_refused(world: World):
+    """Unknown variables, syntax errors and bad filters are refused with the reason."""
+    await world.create_hook()
+    (reply,) = await world.command('!hook format hook_001 "{{ nope }}"')
+    assert "nope" in json.dumps(reply["embeds"])
+    assert "❌" in json.dumps(reply["embeds"], ensure_ascii=False)
+    (reply,) = await world.command('!hook format hook_001 "{% if %}"')
+    assert "line 1" in json.dumps(reply["embeds"])
+    (reply,) = await world.command("!hook filter hook_001 colour=blue")
+    assert "branch" in json.dumps(reply["embeds"]), "the valid keys are listed"
+    (reply,) = await world.command("!hook filter hook_001 branch=[")
+    assert "[" in json.dumps(reply["embeds"])
+    hook = await world.app.store.hooks.get("hook_001")
+    assert hook is not None
+    assert (hook.filters, dict(hook.templates)) == ((), {})

@@ -1,0 +1,622 @@
+"""Field filters: parse, validate, and keep or drop events (DESIGN.md rules).
+
+A filter is `key=glob` (keep events whose value matches) or `key!=glob` (drop
+them). Filters AND together, and each applies only to events that carry its
+key: `branch=main` drops pushes to other branches and leaves issues alone.
+Keys are the shorthands below plus any documented field path of the
+service's kinds (`pr.draft`, `workflow.conclusion`).
+
+Multi-valued keys: `label=x` keeps when any label matches and `label!=x` drops
+when any does; `path=docs/**` keeps when any changed file matches and
+`path!=docs/**` drops only when every one does (GitHub Actions'
+`paths-ignore`). Other list fields follow the `label` rule. `author`, `repo`
+and `label` compare case-insensitively, the rest exactly.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import operator
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from bot.globs import GlobError, compile_glob
+from parsers import github as _github
+from parsers.event import JSON, Event
+
+__all__ = [
+    "MAX_VALUE_LENGTH",
+    "STANDARD_KEYS",
+    "Filter",
+    "FilterError",
+    "FilterSet",
+    "check_applies",
+    "keeps",
+    "kinds_with_key",
+    "parse_filter",
+    "valid_keys",
+    "value_of",
+]
+
+STANDARD_KEYS: tuple[str, ...] = (
+    "branch",
+    "head",
+    "tag",
+    "author",
+    "repo",
+    "label",
+    "path",
+    "status",
+    "kind",
+)
+"""Shorthand keys every service offers (where its events carry them)."""
+
+MAX_VALUE_LENGTH = 200
+"""Longest filter value accepted, in characters."""
+
+_CASELESS = frozenset({"author", "repo", "label"})
+_REF_KEYS = {"branch": "branch", "head": "branch", "tag": "tag"}
+_EVERY_RULE = frozenset({"path", "files"})  # `!=` drops only when every value matches
+_QUOTES = {'"': '"', "'": "'", "“": "”", "‘": "’"}
+_REF_FORBIDDEN = {" ": "a space", "~": "`~`", "^": "`^`", ":": "`:`", "\\": "`\\`", "[": "`[`"}
+_ECHO = 40
+
+# Which GitHub events set Event.branch and Event.status (see parsers/github.py).
+_GITHUB_ATTRIBUTES: dict[str, tuple[str, ...]] = {
+    "branch": (
+        "push",
+        "create",
+        "delete",
+        "pull_request",
+        "pull_request_review",
+        "pull_request_review_comment",
+        "workflow_run",
+        "workflow_job",
+        "check_suite",
+        "check_run",
+        "status",
+        "deployment",
+        "deployment_status",
+    ),
+    "status": (
+        "pull_request",
+        "pull_request_review",
+        "pull_request_review_comment",
+        "issues",
+        "issue_comment",
+        "workflow_run",
+        "workflow_job",
+        "check_suite",
+        "check_run",
+        "status",
+        "deployment_status",
+    ),
+}
+
+Outcome = bool | None
+"""A filter's verdict on one event: keep, drop, or None when it does not apply."""
+
+
+class FilterError(ValueError):
+    """A filter cannot be used; the message says what is wrong and what to type."""
+
+
+@dataclass(frozen=True, slots=True)
+class Filter:
+    """One parsed filter; `text` is its canonical spelling (`key=glob` / `key!=glob`)."""
+
+    key: str
+    negated: bool
+    pattern: str
+    text: str
+
+
+# --------------------------------------------------------------------------- keys per service
+
+
+@dataclass(frozen=True, slots=True)
+class _ServiceKeys:
+    """The filter keys of one service and the event names that carry each."""
+
+    events: tuple[str, ...]
+    carriers: Mapping[str, tuple[str, ...]]
+
+
+def _documented_fields(
+    docs: Mapping[str, Mapping[str, str]], events: tuple[str, ...]
+) -> dict[str, tuple[str, ...]]:
+    """Map each filterable documented path to the events documenting it.
+
+    A path with documented children (`commits` beside `commits[].id`) is a
+    container and not a key; paths inside lists (`[]`) are not keys either.
+    """
+    every_path = {path for fields in docs.values() for path in fields}
+    containers: set[str] = set()
+    for path in every_path:
+        parts = path.replace("[]", "").split(".")
+        if "[]" in path:
+            parts.append("")  # `commits[].id`: `commits` itself holds items
+        containers.update(".".join(parts[:i]) for i in range(1, len(parts)))
+    found: dict[str, list[str]] = {}
+    for event, fields in docs.items():
+        owners = events if event == "*" else (event,)
+        for path in fields:
+            if "[]" in path or path in containers:
+                continue
+            found.setdefault(path, []).extend(owners)
+    order = {event: i for i, event in enumerate(events)}
+    return {
+        path: tuple(sorted(set(owners), key=lambda e: order.get(e, len(order))))
+        for path, owners in found.items()
+    }
+
+
+@functools.cache
+def _service_keys(service: str) -> _ServiceKeys | None:
+    """Return what is known about a service's keys, or None for an unknown service."""
+    if service != _github.SERVICE:
+        return None
+    events = tuple(dict.fromkeys(kind.partition(".")[0] for kind in _github.KINDS))
+    fields = _documented_fields(_github.FIELD_DOCS, events)
+    standard = {
+        "branch": _GITHUB_ATTRIBUTES["branch"],
+        "head": fields.get("head", ()),
+        "tag": fields.get("tag", ()),
+        "author": events,
+        "repo": events,
+        "label": fields.get("labels", ()),
+        "path": fields.get("files", ()),
+        "status": _GITHUB_ATTRIBUTES["status"],
+        "kind": events,
+    }
+    return _ServiceKeys(events=events, carriers=fields | standard)
+
+
+def valid_keys(service: str, event_names: Iterable[str] | None = None) -> list[str]:
+    """Return the filter keys of a service, shorthands first, then field paths.
+
+    Args:
+        service: The hook's service.
+        event_names: Only keys these events carry; None for every key.
+
+    Returns:
+        The keys, e.g. `["branch", "author", …, "pr.draft", …]`.
+    """
+    known = _service_keys(service)
+    if known is None:
+        return list(STANDARD_KEYS)
+    wanted = None if event_names is None else set(event_names)
+    keys = [*STANDARD_KEYS, *sorted(k for k in known.carriers if k not in STANDARD_KEYS)]
+    if wanted is None:
+        return keys
+    return [key for key in keys if wanted.intersection(known.carriers[key])]
+
+
+def kinds_with_key(key: str, service: str) -> list[str]:
+    """Return the event names whose events carry a key, in the service's order.
+
+    Args:
+        key: A filter key (`branch`, `label`, `pr.draft`).
+        service: The hook's service.
+
+    Returns:
+        Event names such as `["push", "pull_request", "workflow_run"]`; empty for an
+        unknown key or service.
+    """
+    known = _service_keys(service)
+    if known is None:
+        return []
+    return list(known.carriers.get(key, ()))
+
+
+def _keys_hint(keys: Sequence[str]) -> str:
+    """List keys for a message: the shorthands, then some field paths."""
+    short = [k for k in keys if k in STANDARD_KEYS]
+    paths = [k for k in keys if k not in STANDARD_KEYS]
+    said = ", ".join(short)
+    if paths:
+        shown = ", ".join(paths[:25])
+        more = f" and {len(paths) - 25} more (docs/events.md)" if len(paths) > 25 else ""
+        said = f"{said}; field paths: {shown}{more}" if said else f"field paths: {shown}{more}"
+    return said
+
+
+def check_applies(f: Filter, service: str, selected_event_names: Iterable[str]) -> None:
+    """Refuse a filter none of the hook's selected events carry.
+
+    Args:
+        f: The parsed filter.
+        service: The hook's service.
+        selected_event_names: The event names the hook selects (`push`, `issues`…).
+
+    Raises:
+        FilterError: No selected event carries the key; the message lists the keys
+            those events do carry.
+    """
+    if _service_keys(service) is None:
+        return
+    selected = list(dict.fromkeys(selected_event_names))
+    if set(kinds_with_key(f.key, service)).intersection(selected):
+        return
+    events = ", ".join(selected) or "no events"
+    raise FilterError(
+        f"`{f.key}` is carried by none of this hook's events ({events}); "
+        f"keys they carry: {_keys_hint(valid_keys(service, selected))}"
+    )
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def _echo(text: str) -> str:
+    """Quote user text in a message, shortened."""
+    return text if len(text) <= _ECHO else text[: _ECHO - 1] + "…"
+
+
+def _unquote(value: str, what: str) -> str:
+    """Remove one pair of matching outer quotes; refuse an opening quote left open."""
+    closer = _QUOTES.get(value[:1])
+    if closer is None:
+        return value
+    if len(value) >= 2 and value.endswith(closer):
+        return value[1:-1]
+    raise FilterError(
+        f"`{_echo(what)}` has an unbalanced quote: it opens with {value[0]} but does not "
+        f"end with {closer}; close it, or leave the quotes out"
+    )
+
+
+def _control_problem(text: str) -> str | None:
+    """Name the first control character in text, if any."""
+    for index, char in enumerate(text):
+        if unicodedata.category(char) == "Cc":
+            return f"control character U+{ord(char):04X} at position {index + 1}"
+    return None
+
+
+def _ref_problem(name: str) -> str | None:
+    """Say why a name (with `*` and `?` allowed) is not a possible git ref name."""
+    for char, said in _REF_FORBIDDEN.items():
+        if char in name:
+            return f"{said} is not allowed"
+    for seq in ("..", "@{", "//"):
+        if seq in name:
+            return f"`{seq}` is not allowed"
+    if name == "@":
+        return "`@` alone is not a name"
+    if name.startswith("/") or name.endswith("/"):
+        return "it cannot start or end with `/`"
+    if name.endswith("."):
+        return "it cannot end with `.`"
+    for part in name.split("/"):
+        if part.startswith("."):
+            return "a part cannot start with `.`"
+        if part.endswith(".lock"):
+            return "a part cannot end with `.lock`"
+    return None
+
+
+def _unknown_key(key: str, service: str) -> FilterError:
+    """Build the error for a key the service does not offer, with close names."""
+    keys = valid_keys(service)
+    close = difflib.get_close_matches(key, keys, n=3, cutoff=0.6)
+    hint = f"did you mean {' or '.join(close)}? " if close else ""
+    return FilterError(
+        f"`{_echo(key)}` is not a filter key for {service}; {hint}keys: {_keys_hint(keys)}"
+    )
+
+
+def _canonical(key: str, negated: bool, pattern: str) -> str:
+    """Spell a filter so that `parse_filter` reads it back the same."""
+    shown = pattern
+    if pattern[:1] in _QUOTES or pattern != pattern.strip():
+        shown = f'"{pattern}"'
+    return f"{key}{'!=' if negated else '='}{shown}"
+
+
+def parse_filter(text: str, service: str) -> Filter:
+    """Read one filter as typed: `key=glob` or `key!=glob`.
+
+    The first `=` (or the `!=` it closes) splits key from value; the value is
+    taken as is (`=` and `{{` in it are literal), after removing one pair of
+    outer quotes. An empty value is allowed: it matches only an empty value.
+
+    Args:
+        text: The filter, e.g. `author!=dependabot[bot]`.
+        service: The hook's service, whose documented fields are keys too.
+
+    Returns:
+        The parsed Filter with its canonical text.
+
+    Raises:
+        FilterError: The filter is malformed, too long, has control characters,
+            an unknown key, or a `branch`/`head`/`tag` value no git ref could have.
+    """
+    example = "type key=value, e.g. `branch=main`, `author!=dependabot[bot]`, `path=docs/**`"
+    stripped = text.strip()
+    if stripped[:1] in _QUOTES:  # the whole filter quoted: "branch=main"
+        stripped = _unquote(stripped, stripped).strip()
+    at = stripped.find("=")
+    if at < 0:
+        raise FilterError(f"`{_echo(stripped)}` has no `=`; {example}")
+    negated = at > 0 and stripped[at - 1] == "!"
+    raw_key = stripped[: at - 1] if negated else stripped[:at]
+    key = raw_key.strip().lower()
+    op = "!=" if negated else "="
+    raw_value = stripped[at + 1 :]
+    if not key:
+        raise FilterError(f"`{_echo(stripped)}` has no key before `{op}`; {example}")
+    problem = _control_problem(key)
+    if problem:
+        raise FilterError(f"the filter key contains a {problem}; {example}")
+    if key not in _carriers_or_standard(service):
+        raise _unknown_key(key, service)
+    pattern = _unquote(raw_value, stripped)
+    if len(pattern) > MAX_VALUE_LENGTH:
+        raise FilterError(
+            f"the value of `{key}{op}` is {len(pattern)} characters long; "
+            f"the limit is {MAX_VALUE_LENGTH}"
+        )
+    problem = _control_problem(pattern)
+    if problem:
+        raise FilterError(f"the value of `{key}{op}` contains a {problem}; type plain text")
+    ref_word = _REF_KEYS.get(key)
+    if ref_word is not None:
+        for alternative in pattern.split(","):
+            reason = _ref_problem(alternative) if alternative else None
+            if reason:
+                raise FilterError(
+                    f"`{_echo(f'{key}{op}{pattern}')}` is not a valid {ref_word} name: {reason}"
+                )
+    try:
+        compile_glob(pattern, ignore_case=key in _CASELESS)
+    except GlobError as exc:  # pragma: no cover - length and controls are checked above
+        raise FilterError(f"the value of `{key}{op}`: {exc}") from exc
+    return Filter(key=key, negated=negated, pattern=pattern, text=_canonical(key, negated, pattern))
+
+
+def _carriers_or_standard(service: str) -> Mapping[str, object]:
+    """Return a mapping whose keys are the service's valid filter keys."""
+    known = _service_keys(service)
+    return known.carriers if known is not None else dict.fromkeys(STANDARD_KEYS)
+
+
+# --------------------------------------------------------------------------- values
+
+
+def _scalar(value: JSON) -> str | None:
+    """Render one scalar as filters compare it: bools `true`/`false`, numbers as text."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return None
+
+
+def _render(value: JSON) -> str | list[str] | None:
+    """Render a field value: a scalar, a list of scalars, or None (missing or a mapping)."""
+    if isinstance(value, list):
+        return [text for item in value if (text := _scalar(item)) is not None]
+    return _scalar(value)
+
+
+def _lookup(fields: Mapping[str, JSON], parts: tuple[str, ...]) -> JSON:
+    """Walk a dotted path through nested mappings; None when a step is missing."""
+    current: JSON | Mapping[str, JSON] = fields
+    for part in parts:
+        if not isinstance(current, Mapping):
+            return None
+        current = current.get(part)
+    return current if not isinstance(current, Mapping) else None
+
+
+def _head(event: Event) -> str | None:
+    """Return the head branch: `head`, else `pr.head`."""
+    head = event.fields.get("head")
+    if isinstance(head, str):
+        return head
+    pr = event.fields.get("pr")
+    if isinstance(pr, Mapping):
+        value = pr.get("head")
+        return value if isinstance(value, str) else None
+    return None
+
+
+def _list_field(name: str) -> Callable[[Event], list[str] | None]:
+    """Read a top-level list field (labels, files) as strings."""
+
+    def read(event: Event) -> list[str] | None:
+        value = event.fields.get(name)
+        if not isinstance(value, list):
+            return None
+        return [text for item in value if (text := _scalar(item)) is not None]
+
+    return read
+
+
+def _str_field(name: str) -> Callable[[Event], str | None]:
+    """Read a top-level string field."""
+
+    def read(event: Event) -> str | None:
+        value = event.fields.get(name)
+        return value if isinstance(value, str) else None
+
+    return read
+
+
+_GETTERS: dict[str, Callable[[Event], str | list[str] | None]] = {
+    "branch": lambda event: event.branch,
+    "head": _head,
+    "tag": _str_field("tag"),
+    "author": lambda event: event.actor,
+    "repo": lambda event: event.source,
+    "label": _list_field("labels"),
+    "path": _list_field("files"),
+    "status": lambda event: event.status,
+    "kind": lambda event: event.kind,
+}
+
+
+@functools.lru_cache(maxsize=1024)
+def _getter(key: str) -> Callable[[Event], str | list[str] | None]:
+    """Return the function reading a key's value from an event."""
+    standard = _GETTERS.get(key)
+    if standard is not None:
+        return standard
+    if "." not in key:
+
+        def top(event: Event) -> str | list[str] | None:
+            return _render(event.fields.get(key))
+
+        return top
+    parts = tuple(key.split("."))
+
+    def nested(event: Event) -> str | list[str] | None:
+        return _render(_lookup(event.fields, parts))
+
+    return nested
+
+
+def value_of(key: str, event: Event) -> str | list[str] | None:
+    """Return the value a filter key reads from an event.
+
+    Args:
+        key: A filter key (`branch`, `label`, `pr.draft`…).
+        event: The event.
+
+    Returns:
+        A string, a list of strings (labels, files, other list fields), or None
+        when the event does not carry the key.
+    """
+    return _getter(key)(event)
+
+
+# --------------------------------------------------------------------------- deciding
+
+
+Rule = Callable[[Event], Outcome]
+
+
+# Shorthand keys read straight from an Event attribute, and from a top-level list field.
+_ATTRIBUTES = {
+    "branch": "branch",
+    "author": "actor",
+    "repo": "source",
+    "status": "status",
+    "kind": "kind",
+}
+_LISTS = {"label": "labels", "path": "files"}
+
+
+def _list_rule(name: str, test: Callable[[str], object], negated: bool, every: bool) -> Rule:
+    """Decide on a top-level list field (labels, files) without copying it."""
+
+    def decide(event: Event) -> Outcome:
+        values = event.fields.get(name)
+        if not isinstance(values, list):
+            return None
+        if negated and every:  # drop only when every value matches
+            for value in values:
+                if type(value) is not str or not test(value):
+                    return True
+            return not values
+        for value in values:
+            if type(value) is str and test(value):
+                return not negated
+        return negated
+
+    return decide
+
+
+@functools.lru_cache(maxsize=4096)
+def _rule(key: str, negated: bool, pattern: str) -> Rule:
+    """Compile one filter into a function from an event to its outcome."""
+    test = compile_glob(pattern, ignore_case=key in _CASELESS).matcher()
+    every = key in _EVERY_RULE
+    if key in _LISTS:
+        return _list_rule(_LISTS[key], test, negated, every)
+    attribute = _ATTRIBUTES.get(key)
+    if attribute is not None:
+        read_attribute = operator.attrgetter(attribute)
+
+        def decide_attribute(event: Event) -> Outcome:
+            value = read_attribute(event)
+            if value is None:
+                return None
+            return (not test(value)) is negated
+
+        return decide_attribute
+    read = _getter(key)
+
+    def decide(event: Event) -> Outcome:
+        value = read(event)
+        if value is None:
+            return None
+        if isinstance(value, str):
+            return (not test(value)) is negated
+        if negated and every:
+            return not value or not all(test(v) for v in value)
+        return any(test(v) for v in value) is not negated
+
+    return decide
+
+
+def keeps(f: Filter, event: Event) -> Outcome:
+    """Say what one filter does with one event.
+
+    Args:
+        f: The filter.
+        event: The event.
+
+    Returns:
+        True to keep, False to drop, None when the event does not carry the key.
+    """
+    return _rule(f.key, f.negated, f.pattern)(event)
+
+
+class FilterSet:
+    """A hook's filters, compiled once; `evaluate` is the hot path."""
+
+    __slots__ = ("_rules", "filters")
+
+    def __init__(self, filters: Iterable[Filter]) -> None:
+        self.filters: tuple[Filter, ...] = tuple(filters)
+        self._rules: tuple[Rule, ...] = tuple(
+            _rule(f.key, f.negated, f.pattern) for f in self.filters
+        )
+
+    @classmethod
+    def from_texts(cls, texts: Iterable[str], service: str) -> FilterSet:
+        """Build from stored filter texts (as `Filter.text` spells them).
+
+        Args:
+            texts: Filter texts, e.g. a hook's stored `filters`.
+            service: The hook's service.
+
+        Returns:
+            The compiled FilterSet.
+
+        Raises:
+            FilterError: A text is not a valid filter.
+        """
+        return cls(parse_filter(text, service) for text in texts)
+
+    def evaluate(self, event: Event) -> tuple[bool, list[Outcome]]:
+        """Decide an event: kept when no applying filter drops it.
+
+        Args:
+            event: The event.
+
+        Returns:
+            Whether to keep it, and each filter's outcome in order (None where
+            the filter does not apply), for per-filter kept/dropped counters.
+        """
+        outcomes = [rule(event) for rule in self._rules]
+        return False not in outcomes, outcomes
+
+    def __len__(self) -> int:
+        return len(self._rules)
