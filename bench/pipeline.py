@@ -1,0 +1,492 @@
+"""Pipeline benchmark: parse → select → filter → render in process, and a 1,000-hook fan-out.
+
+    .venv/bin/python bench/pipeline.py [--events 5000] [--hooks 1000] [--rounds 300]
+
+Pinned to CPU 0, one process, no server, no database. (a) One GitHub hook with 5 filters and
+a user template (`templates["*"]`) runs every delivery of ../shared/corpus/github (or, when
+that folder is absent, parsers/samples/github/*.json) through the functions the pipeline
+calls (`parsers.github.parse`, `Selection.selects`, `FilterSet.evaluate`,
+`with_missing_events` for pings, `find_template`, `render_with`). Every delivery is distinct:
+the sender's login (hence the event's author and the rendered text) and the delivery id carry
+the delivery's number, and the bodies are built up front, before the clock starts. (b) One
+Docker-style Event (built by hand: there is no docker parser) against 1,000 hooks, each with
+its own Selection and 5 filters of its own, compiled through `compile_rules`.
+
+Prints exactly one result line on stdout (diagnostics go to stderr); exits 1 when a
+correctness check fails: a delivery that does not parse to one event, a filter decision that
+differs from the rules worked out here independently, a rendered message that is not the
+template's text for its event, rendered messages that are not all distinct, or (b) a hook
+whose outcomes are not the expected ones (including control events that exactly one hook,
+or every hook, must drop).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import re
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from types import MappingProxyType
+
+import orjson
+
+from bot.filters import Outcome
+from bot.pipeline import (
+    HookRules,
+    Rendered,
+    compile_rules,
+    find_template,
+    render_with,
+    with_missing_events,
+)
+from bot.store import Hook
+from parsers import github
+from parsers.event import JSON, Event
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = (ROOT / ".." / "shared" / "corpus" / "github").resolve()
+SAMPLES = ROOT / "parsers" / "samples" / "github"
+CPU = 0
+HOOK_TOKEN = "bench-token"
+HOOK_SECRET = "bench-secret"
+
+FILTERS = (
+    "branch!=gh-pages",
+    "author!=dependabot[bot]",
+    "path!=docs/**",
+    "repo=*/*",
+    "label!=wip",
+)
+TEMPLATE = (
+    "🔔 {{ event }} in {{ repo }} by {{ author }}: {{ message }}"
+    "{% if commit_count is defined %} ({{ commit_count }} commits){% endif %}"
+)
+TARGET_EVENTS_PER_S = 5_000
+TARGET_EVALUATIONS_PER_S = 200_000
+_OWNER_REPO = re.compile(r"[^/]+/[^/]+")
+
+
+class BenchError(Exception):
+    """A step or a correctness check failed; the message says which."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One stored delivery as the pipeline reads it: lower-cased headers and the body."""
+
+    name: str
+    headers: Mapping[str, str]
+    body: bytes
+    login: str
+
+
+@dataclass(frozen=True)
+class Source:
+    """One corpus payload, decoded, with the headers it was delivered with."""
+
+    name: str
+    headers: dict[str, str]
+    payload: dict[str, JSON]
+
+
+@dataclass
+class Stages:
+    """Nanoseconds spent in each stage of (a)."""
+
+    parse: int = 0
+    select_filter: int = 0
+    render: int = 0
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def pin() -> None:
+    try:
+        os.sched_setaffinity(0, {CPU})
+    except (OSError, AttributeError) as exc:
+        raise BenchError(f"cannot pin to CPU {CPU}: {exc}") from exc
+    log(f"pinned to CPU {CPU} (affinity {sorted(os.sched_getaffinity(0))})")
+
+
+# --------------------------------------------------------------------------- one hook: inputs
+
+
+def load_sources() -> tuple[list[Source], str]:
+    """Read the GitHub corpus (payload + headers files), or the bundled samples.
+
+    Returns the payloads and what they are, for the result line (`corpus`, `sample`).
+    """
+    sources: list[Source] = []
+    if CORPUS.is_dir():
+        for path in sorted(CORPUS.glob("*.json")):
+            if path.name.endswith(".headers.json"):
+                continue
+            headers_path = path.with_name(path.name.removesuffix(".json") + ".headers.json")
+            if not headers_path.exists():
+                raise BenchError(f"{path.name} has no headers file")
+            headers = orjson.loads(headers_path.read_bytes())
+            sources.append(Source(path.name, headers, orjson.loads(path.read_bytes())))
+        log(f"corpus: {len(sources)} payloads from {CORPUS}")
+    else:
+        log(f"corpus: {CORPUS} is absent; falling back to the bundled samples in {SAMPLES}")
+        for path in sorted(SAMPLES.glob("*.json")):
+            headers = {"Content-Type": "application/json", "X-GitHub-Event": path.stem}
+            sources.append(Source(path.name, headers, orjson.loads(path.read_bytes())))
+        log(f"corpus: {len(sources)} bundled samples")
+    if not sources:
+        raise BenchError("no GitHub payloads found")
+    return sources, "corpus" if CORPUS.is_dir() else "sample"
+
+
+def build_deliveries(sources: Sequence[Source], count: int, tag: str) -> list[Delivery]:
+    """Build `count` distinct deliveries, cycling through the sources.
+
+    Each carries its own sender login (`<login>-<tag><n>`) and its own delivery id, so no
+    body, event or rendered message repeats; the server lower-cases stored header names,
+    and so does this.
+    """
+    deliveries: list[Delivery] = []
+    for n in range(count):
+        source = sources[n % len(sources)]
+        sender = source.payload.get("sender")
+        if not isinstance(sender, dict) or not isinstance(sender.get("login"), str):
+            raise BenchError(f"{source.name} has no sender.login to vary")
+        original = sender["login"]
+        login = f"{original}-{tag}{n:06d}"
+        sender["login"] = login
+        body = orjson.dumps(source.payload)
+        sender["login"] = original
+        headers = {k.lower(): v for k, v in source.headers.items()}
+        headers["x-github-delivery"] = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{tag}{n}"))
+        headers["content-length"] = str(len(body))
+        headers.pop("x-hub-signature", None)  # verified before storing; stale here anyway
+        headers.pop("x-hub-signature-256", None)
+        deliveries.append(Delivery(source.name, headers, body, login))
+    if len({d.body for d in deliveries}) != count:
+        raise BenchError("the built bodies are not all distinct")
+    return deliveries
+
+
+# --------------------------------------------------------------------------- one hook: run
+
+
+def make_hook() -> Hook:
+    return Hook(
+        id="bench-a",
+        service=github.SERVICE,
+        destination="console",
+        token=HOOK_TOKEN,
+        secret=HOOK_SECRET,
+        events=("*",),
+        filters=FILTERS,
+        templates={"*": TEMPLATE},
+    )
+
+
+Result = tuple[Event, list[Outcome] | None, Rendered | None]
+
+
+def run_deliveries(
+    hook: Hook, deliveries: Sequence[Delivery], stages: Stages | None = None
+) -> tuple[int, list[Result]]:
+    """Run the deliveries through the pipeline's steps; return the ns taken and the results.
+
+    A result is (event, filter outcomes or None when not selected, rendered or None when
+    dropped). The channel-template mapping is empty: the hook's own template wins anyway.
+    """
+    rules = compile_rules(hook)
+    selection, filters = rules.selection, rules.filters
+    channel_templates: Mapping[tuple[str, str], str] = {}
+    results: list[Result] = []
+    append = results.append
+    parse = github.parse
+    clock = time.perf_counter_ns
+    parse_ns = select_ns = render_ns = 0
+    started = clock()
+    for delivery in deliveries:
+        t0 = clock()
+        events = parse(delivery.headers, delivery.body)
+        t1 = clock()
+        parse_ns += t1 - t0
+        for event in events:
+            t1 = clock()
+            if not selection.selects(event.kind):
+                select_ns += clock() - t1
+                append((event, None, None))
+                continue
+            kept, outcomes = filters.evaluate(event)
+            t2 = clock()
+            select_ns += t2 - t1
+            if not kept:
+                append((event, outcomes, None))
+                continue
+            shown = with_missing_events(hook, event) if event.kind == "ping" else event
+            rendered = render_with(find_template(hook, shown, channel_templates), shown)
+            render_ns += clock() - t2
+            append((shown, outcomes, rendered))
+    elapsed = clock() - started
+    if stages is not None:
+        stages.parse += parse_ns
+        stages.select_filter += select_ns
+        stages.render += render_ns
+    return elapsed, results
+
+
+def expected_keep(event: Event) -> bool:
+    """Decide FILTERS for an event by hand (not through bot.filters)."""
+    if event.branch is not None and event.branch == "gh-pages":
+        return False
+    if event.actor is not None and event.actor.lower() == "dependabot[bot]":
+        return False
+    files = event.fields.get("files")
+    if isinstance(files, list) and files and all(str(f).startswith("docs/") for f in files):
+        return False
+    if not _OWNER_REPO.fullmatch(event.source):
+        return False
+    labels = event.fields.get("labels")
+    return not (isinstance(labels, list) and any(str(x).lower() == "wip" for x in labels))
+
+
+def expected_content(event: Event) -> str:
+    """What TEMPLATE renders for an event, worked out without Jinja."""
+    text = f"🔔 {event.kind} in {event.source} by {event.actor}: {event.title}"
+    if "commit_count" in event.fields:
+        text += f" ({event.fields['commit_count']} commits)"
+    return text.strip()
+
+
+def check_results(deliveries: Sequence[Delivery], results: Sequence[Result]) -> tuple[int, int]:
+    """Check every result; return (rendered, dropped by filters). BenchError on a mismatch."""
+    if len(results) != len(deliveries):
+        raise BenchError(f"{len(deliveries)} deliveries gave {len(results)} events, not one each")
+    contents: set[str] = set()
+    rendered_count = dropped = 0
+    for delivery, (event, outcomes, rendered) in zip(deliveries, results, strict=True):
+        where = f"{delivery.name} ({delivery.login})"
+        if event.actor != delivery.login:
+            raise BenchError(f"{where}: the event's author is {event.actor!r}")
+        if outcomes is None:
+            raise BenchError(f"{where}: `*` did not select {event.kind}")
+        keep = expected_keep(event)
+        if (rendered is not None) != keep:
+            raise BenchError(f"{where}: filters gave {outcomes}, expected keep={keep}")
+        if rendered is None:
+            dropped += 1
+            continue
+        if rendered.template_error:
+            raise BenchError(f"{where}: {rendered.template_error}")
+        content = rendered.message.content
+        want = expected_content(event)
+        if content != want and not (len(want) > len(content) and content.endswith("…")):
+            raise BenchError(f"{where}: rendered {content!r}, expected {want!r}")
+        contents.add(content)
+        rendered_count += 1
+    if len(contents) != rendered_count:
+        raise BenchError(f"{rendered_count} rendered messages, only {len(contents)} distinct")
+    if rendered_count == 0:
+        raise BenchError("every event was dropped; nothing was rendered")
+    return rendered_count, dropped
+
+
+@dataclass(frozen=True)
+class PartA:
+    events: int
+    seconds: float
+    rendered: int
+    dropped: int
+    origin: str
+
+
+def bench_a(count: int) -> PartA:
+    sources, origin = load_sources()
+    hook = make_hook()
+    warm = build_deliveries(sources, len(sources), "w")
+    _, warm_results = run_deliveries(hook, warm)  # compiles the template, globs, lookups
+    check_results(warm, warm_results)
+    deliveries = build_deliveries(sources, count, "b")
+    size = sum(len(d.body) for d in deliveries)
+    log(f"(a) {count} distinct deliveries built, {size / count / 1024:.1f} KB average body")
+    gc.collect()
+    stages = Stages()
+    elapsed_ns, results = run_deliveries(hook, deliveries, stages)
+    rendered, dropped = check_results(deliveries, results)
+    seconds = elapsed_ns / 1e9
+    log(
+        f"(a) {count} events in {seconds:.3f} s: {rendered} rendered, {dropped} dropped by"
+        f" filters; per event: parse {stages.parse / count / 1000:.1f} µs,"
+        f" select+filter {stages.select_filter / count / 1000:.1f} µs,"
+        f" render {stages.render / max(rendered, 1) / 1000:.1f} µs per rendered event"
+    )
+    return PartA(count, seconds, rendered, dropped, origin)
+
+
+# --------------------------------------------------------------------------- fan-out
+
+
+def docker_event(**changes: object) -> Event:
+    event = Event(
+        service="docker",
+        kind="container.die",
+        source="host/web",
+        delivery_id="bench-docker-1",
+        occurred_at=None,
+        title="web (nginx:1.25) exited with 137",
+        actor=None,
+        status="failure",
+        fields=MappingProxyType(
+            {"exit_code": "137", "image": "nginx:1.25", "name": "web", "labels": ["prod"]}
+        ),
+    )
+    return replace(event, **changes)
+
+
+def docker_hooks(count: int) -> list[Hook]:
+    return [
+        Hook(
+            id=f"bench-b{i}",
+            service="docker",
+            destination="console",
+            token=f"token-{i}",
+            secret=f"secret-{i}",
+            events=("container.*", f"-container.exec_{i}"),
+            filters=(
+                f"repo!=org{i}/*",
+                f"author!=bot{i}",
+                "status=fail*,error",
+                f"label!=wip{i}",
+                "kind=container.*",
+            ),
+        )
+        for i in range(count)
+    ]
+
+
+def fan_out(rules: Sequence[HookRules], event: Event) -> list[tuple[bool, bool, list[Outcome]]]:
+    """Evaluate one event against every hook, untimed, keeping every answer."""
+    answers = []
+    for compiled in rules:
+        selected = compiled.selection.selects(event.kind)
+        kept, outcomes = compiled.filters.evaluate(event)
+        answers.append((selected, kept, outcomes))
+    return answers
+
+
+def check_fan_out(rules: Sequence[HookRules]) -> None:
+    """Check the hooks' answers for the benchmark event and for control events."""
+    event = docker_event()
+    for i, (selected, kept, outcomes) in enumerate(fan_out(rules, event)):
+        if not selected or not kept or outcomes != [True, None, True, True, True]:
+            raise BenchError(f"(b) hook {i}: selected={selected} kept={kept} {outcomes}")
+    controls = {
+        "source org7/api": (docker_event(source="org7/api"), {7}),
+        "author bot42": (docker_event(actor="bot42"), {42}),
+        "label wip3": (
+            docker_event(fields=MappingProxyType({**event.fields, "labels": ["prod", "WIP3"]})),
+            {3},
+        ),
+        "status success": (docker_event(status="success"), set(range(len(rules)))),
+        "kind image.pull": (docker_event(kind="image.pull"), set(range(len(rules)))),
+    }
+    for label, (control, droppers) in controls.items():
+        dropped = {
+            i for i, (sel, kept, _) in enumerate(fan_out(rules, control)) if not (sel and kept)
+        }
+        expected = {i for i in droppers if i < len(rules)}
+        if dropped != expected:
+            raise BenchError(f"(b) control {label}: dropped by {sorted(dropped)[:10]}…")
+    exec_event = docker_event(kind="container.exec_5")
+    unselected = [i for i, (sel, _, _) in enumerate(fan_out(rules, exec_event)) if not sel]
+    if unselected != ([5] if len(rules) > 5 else []):
+        raise BenchError(f"(b) container.exec_5 unselected by {unselected[:10]}")
+
+
+@dataclass(frozen=True)
+class PartB:
+    hooks: int
+    evaluations: int
+    seconds: float
+    round_us: list[float]
+
+
+def bench_b(count: int, rounds: int) -> PartB:
+    hooks = docker_hooks(count)
+    rules = [compile_rules(hook) for hook in hooks]
+    if len({id(r.selection) for r in rules}) != count:
+        raise BenchError("(b) hooks share a Selection")
+    check_fan_out(rules)
+    event = docker_event()
+    kind = event.kind
+    pairs = [(r.selection.selects, r.filters.evaluate) for r in rules]
+    clock = time.perf_counter_ns
+    gc.collect()
+    round_ns: list[int] = []
+    kept_total = 0
+    for _ in range(rounds):
+        started = clock()
+        kept_round = 0
+        for selects, evaluate in pairs:
+            if selects(kind):
+                kept, _outcomes = evaluate(event)
+                kept_round += kept
+        round_ns.append(clock() - started)
+        kept_total += kept_round
+    evaluations = count * rounds
+    if kept_total != evaluations:
+        raise BenchError(f"(b) {evaluations - kept_total} timed evaluations dropped the event")
+    seconds = sum(round_ns) / 1e9
+    round_us = [ns / 1000 for ns in round_ns]
+    log(
+        f"(b) {evaluations} evaluations in {seconds:.3f} s; one fan-out to {count} hooks:"
+        f" min {min(round_us):.0f} µs, median {statistics.median(round_us):.0f} µs,"
+        f" max {max(round_us):.0f} µs"
+    )
+    return PartB(count, evaluations, seconds, round_us)
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="hookbot pipeline benchmark (bench/README.md)")
+    parser.add_argument("--events", type=int, default=5000, help="(a) distinct deliveries")
+    parser.add_argument("--hooks", type=int, default=1000, help="(b) hooks in the fan-out")
+    parser.add_argument("--rounds", type=int, default=300, help="(b) fan-outs timed")
+    args = parser.parse_args()
+    if args.events < 1 or args.hooks < 1 or args.rounds < 1:
+        parser.error("--events, --hooks and --rounds must be positive")
+    try:
+        pin()
+        a = bench_a(args.events)
+        b = bench_b(args.hooks, args.rounds)
+    except BenchError as exc:
+        log(f"pipeline: FAILED: {exc}")
+        return 1
+
+    events_per_s = a.events / a.seconds
+    evaluations_per_s = b.evaluations / b.seconds
+    print(
+        f"pipeline: (a) {events_per_s:.0f} events/s, {a.seconds / a.events * 1e6:.0f} µs/event"
+        f" over {a.events:,} distinct {a.origin} events (5 filters + user template;"
+        f" {a.rendered:,} rendered, {a.dropped:,} dropped)"
+        f" | (b) {evaluations_per_s:,.0f} hook evaluations/s"
+        f" ({b.hooks:,} hooks × 5 filters)",
+        flush=True,
+    )
+    if events_per_s < TARGET_EVENTS_PER_S:
+        log(f"(a) below the target of {TARGET_EVENTS_PER_S:,} events/s")
+    if evaluations_per_s < TARGET_EVALUATIONS_PER_S:
+        log(f"(b) below the target of {TARGET_EVALUATIONS_PER_S:,} evaluations/s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
