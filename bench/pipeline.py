@@ -31,7 +31,7 @@ import sys
 import time
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 
@@ -68,6 +68,7 @@ TEMPLATE = (
     "🔔 {{ event }} in {{ repo }} by {{ author }}: {{ message }}"
     "{% if commit_count is defined %} ({{ commit_count }} commits){% endif %}"
 )
+CHUNK = 500  # (a) deliveries per chunk, for the spread on stderr
 TARGET_EVENTS_PER_S = 5_000
 TARGET_EVALUATIONS_PER_S = 200_000
 _OWNER_REPO = re.compile(r"[^/]+/[^/]+")
@@ -98,15 +99,59 @@ class Source:
 
 @dataclass
 class Stages:
-    """Nanoseconds spent in each stage of (a)."""
+    """Nanoseconds spent in each stage of (a), and the clock at every CHUNK-th delivery."""
 
     parse: int = 0
     select_filter: int = 0
     render: int = 0
+    marks: list[int] = field(default_factory=list)
 
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _steal_seconds() -> float:
+    """Return CPU 0's steal time so far (the hypervisor ran someone else), from /proc/stat."""
+    try:
+        for line in Path("/proc/stat").read_text().splitlines():
+            if line.startswith(f"cpu{CPU} "):
+                return int(line.split()[8]) / _TICK
+    except (OSError, IndexError, ValueError):
+        pass
+    return 0.0
+
+
+@dataclass
+class Window:
+    """What else happened on the CPU while a part ran: our CPU time against wall, and steal."""
+
+    wall: float = 0.0
+    cpu: float = 0.0
+    steal: float = 0.0
+
+    def __enter__(self) -> Window:
+        self._wall, self._cpu, self._steal = (
+            time.perf_counter(),
+            time.thread_time(),
+            _steal_seconds(),
+        )
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.wall = time.perf_counter() - self._wall
+        self.cpu = time.thread_time() - self._cpu
+        self.steal = _steal_seconds() - self._steal
+
+    def say(self) -> str:
+        share = self.cpu / self.wall if self.wall else 0.0
+        return (
+            f"wall {self.wall:.3f} s, this thread's CPU {self.cpu:.3f} s ({share:.0%}),"
+            f" CPU {CPU} steal {self.steal:.2f} s"
+        )
 
 
 def pin() -> None:
@@ -211,9 +256,12 @@ def run_deliveries(
     parse = github.parse
     clock = time.perf_counter_ns
     parse_ns = select_ns = render_ns = 0
+    marks: list[int] = []
     started = clock()
-    for delivery in deliveries:
+    for n, delivery in enumerate(deliveries):
         t0 = clock()
+        if n % CHUNK == 0:
+            marks.append(t0)
         events = parse(delivery.headers, delivery.body)
         t1 = clock()
         parse_ns += t1 - t0
@@ -233,8 +281,10 @@ def run_deliveries(
             rendered = render_with(find_template(hook, shown, channel_templates), shown)
             render_ns += clock() - t2
             append((shown, outcomes, rendered))
-    elapsed = clock() - started
+    ended = clock()
+    elapsed = ended - started
     if stages is not None:
+        stages.marks = [*marks, ended]
         stages.parse += parse_ns
         stages.select_filter += select_ns
         stages.render += render_ns
@@ -317,9 +367,19 @@ def bench_a(count: int) -> PartA:
     log(f"(a) {count} distinct deliveries built, {size / count / 1024:.1f} KB average body")
     gc.collect()
     stages = Stages()
-    elapsed_ns, results = run_deliveries(hook, deliveries, stages)
+    with Window() as window:
+        elapsed_ns, results = run_deliveries(hook, deliveries, stages)
+    log(f"(a) timed loop: {window.say()}")
     rendered, dropped = check_results(deliveries, results)
     seconds = elapsed_ns / 1e9
+    edges = list(zip(stages.marks, stages.marks[1:], strict=False))
+    chunk_us = [(end - start) / 1000 / CHUNK for start, end in edges[: count // CHUNK]]
+    if chunk_us:
+        log(
+            f"(a) µs/event per chunk of {CHUNK}: min {min(chunk_us):.0f},"
+            f" median {statistics.median(chunk_us):.0f}, max {max(chunk_us):.0f}"
+            f" (best chunk {1e6 / min(chunk_us):.0f} events/s)"
+        )
     log(
         f"(a) {count} events in {seconds:.3f} s: {rendered} rendered, {dropped} dropped by"
         f" filters; per event: parse {stages.parse / count / 1000:.1f} µs,"
@@ -430,15 +490,17 @@ def bench_b(count: int, rounds: int) -> PartB:
     gc.collect()
     round_ns: list[int] = []
     kept_total = 0
-    for _ in range(rounds):
-        started = clock()
-        kept_round = 0
-        for selects, evaluate in pairs:
-            if selects(kind):
-                kept, _outcomes = evaluate(event)
-                kept_round += kept
-        round_ns.append(clock() - started)
-        kept_total += kept_round
+    with Window() as window:
+        for _ in range(rounds):
+            started = clock()
+            kept_round = 0
+            for selects, evaluate in pairs:
+                if selects(kind):
+                    kept, _outcomes = evaluate(event)
+                    kept_round += kept
+            round_ns.append(clock() - started)
+            kept_total += kept_round
+    log(f"(b) timed rounds: {window.say()}")
     evaluations = count * rounds
     if kept_total != evaluations:
         raise BenchError(f"(b) {evaluations - kept_total} timed evaluations dropped the event")
@@ -447,7 +509,7 @@ def bench_b(count: int, rounds: int) -> PartB:
     log(
         f"(b) {evaluations} evaluations in {seconds:.3f} s; one fan-out to {count} hooks:"
         f" min {min(round_us):.0f} µs, median {statistics.median(round_us):.0f} µs,"
-        f" max {max(round_us):.0f} µs"
+        f" max {max(round_us):.0f} µs (best round {count / min(round_us) * 1e6:,.0f}/s)"
     )
     return PartB(count, evaluations, seconds, round_us)
 

@@ -23,6 +23,7 @@ from bot.pipeline import Pipeline
 from bot.server import HookCache, ServerDeps, make_app
 from bot.sinks import SinkFactory, sink_factory
 from bot.store import Store, StoreError
+from bot.windows import WindowFlusher
 from bot.writer import GroupCommitWriter
 
 log = logging.getLogger(__name__)
@@ -80,7 +81,8 @@ async def running(
         stack.push_async_callback(session.close)
 
         hook_cache = HookCache(store, clock)
-        service = HookService(store, settings.base_url, clock, on_change=hook_cache.forget)
+        on_change: Callable[[], None] = hook_cache.forget  # completed once the flusher exists
+        service = HookService(store, settings.base_url, clock, on_change=lambda: on_change())
         discord_bot: HookBot | None = None
         if settings.discord_token:
             point_at(settings)
@@ -91,8 +93,22 @@ async def running(
         await outbox.start()
         stack.push_async_callback(outbox.stop, SHUTDOWN_GRACE)
 
+        flusher = WindowFlusher(store, outbox.notify, clock)
+        flusher.start()
+        stack.push_async_callback(flusher.stop)
+
+        def changed() -> None:
+            hook_cache.forget()
+            flusher.notify()  # `aggregate off` releases held events now
+
+        on_change = changed
+
+        def queued() -> None:
+            outbox.notify()
+            flusher.notify()
+
         writer = GroupCommitWriter(store)
-        pipeline = Pipeline(store, outbox.notify, clock, intake_busy=writer.busy)
+        pipeline = Pipeline(store, queued, clock, intake_busy=writer.busy)
         writer.on_commit = pipeline.notify
         pipeline.start()
         stack.push_async_callback(pipeline.stop)

@@ -49,6 +49,9 @@ hookbot hook <verb> [<ref>] [args]   (the service-first order works too: hook gi
                                    keep or drop events by branch, author, label, path, status…
   format <ref|github-push> [kind] "<template>" | reset [--preview]
                                    your own message format (Jinja2), previewed on a real event
+  aggregate <ref> 5m | off          one digest per UTC-aligned window (1m–24h) instead of each event
+  alert-if <ref> "<expression>" [--mention ROLE_ID] | list | remove <n>
+                                   an extra ⚡ alert when a rule turns true (PR approvals, checks…)
   rotate <ref> [--grace 24h] [--json]
                                    new URL token and secret; the old ones work during the grace
 
@@ -158,6 +161,13 @@ def _print_hook(details: HookDetails) -> None:
     print("Filters:" + ("" if details.filters else "       none"))
     for n, (text, kept, dropped) in enumerate(details.filters, 1):
         print(f"  {n}. {text}  (kept {kept}, dropped {dropped})")
+    window = f"every {hook.window_seconds // 60}m" if hook.window_seconds else "off"
+    print(f"{'Aggregate:':<15}{window}")
+    print("Alert rules:" + ("" if hook.alerts else "    none"))
+    for n, rule in enumerate(hook.alerts, 1):
+        print(f"  {n}. {rule['expression']}")
+    if hook.alerts:
+        print(f"  (false for a missing value {hook.alert_misses} time(s))")
     print("Templates:" + ("" if hook.templates else "     default"))
     for kind, source in sorted(hook.templates.items()):
         print(f"  {'every event' if kind == '*' else kind}: {source}")
@@ -173,6 +183,7 @@ def _hook_command(settings: Settings, words: list[str]) -> int:
     parser.add_argument("--yes", action="store_true")
     parser.add_argument("--grace")
     parser.add_argument("--preview", action="store_true")
+    parser.add_argument("--mention")
     parser.add_argument("-h", "--help", action="store_true")
     # Unknown dashed words are values, not options: `events hook_001 -star`.
     args, dashed = parser.parse_known_args(words)
@@ -262,6 +273,37 @@ def _hook_command(settings: Settings, words: list[str]) -> int:
                     "Preview" if args.preview or preview else f"✅ Template set for {change.where}"
                 )
                 print(f"{label}; next message will read:\n{change.preview}")
+            return 0
+        if verb == "aggregate":
+            if len(rest) != 2:
+                raise InvalidInputError(
+                    "write: aggregate <ref> 5m (1m to 24h) or aggregate <ref> off"
+                )
+            hook, seconds, released = await service.set_window(ref, rest[1])
+            if seconds is None:
+                print(f"✅ {hook.id} posts each event again; {released} held event(s) released")
+            else:
+                print(f"✅ {hook.id} posts a digest every {rest[1]} (UTC-aligned windows)")
+            return 0
+        if verb == "alert-if":
+            rule = " ".join(rest[1:])
+            if rule == "list":
+                hook, rules = await service.list_alerts(ref)
+                for n, text in enumerate(rules, 1):
+                    print(f"{n}. {text}")
+                if not rules:
+                    print(f"{hook.id} has no alert rules")
+            elif len(rest) == 3 and rest[1] == "remove":
+                print(f"✅ Removed rule {await service.remove_alert(ref, rest[2])}")
+            elif rule:
+                hook, expression, needs = await service.add_alert(
+                    ref, rule, mention_role=args.mention
+                )
+                print(f"✅ {hook.id} alerts when: {expression}")
+                if needs:
+                    print(f"Tick these GitHub webhook events: {', '.join(needs)}")
+            else:
+                raise InvalidInputError('write: alert-if <ref> "<expression>" | list | remove <n>')
             return 0
         if verb == "test":
             hook, what = await service.test(ref)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -42,6 +43,7 @@ HELP_TEXT = """\
 `!hook delete <ref>` delete (asks to confirm)
 `!hook events <ref> push,pr,-star` choose events · `!hook filter <ref> author!=dependabot[bot]`
 `!hook format <ref> "🔔 {{event}}: {{message}}"` your own format (`reset`, `--preview`)
+`!hook aggregate <ref> 5m` one digest per window · `!hook alert-if <ref> "pr.reviews >= 2"`
 
 `<ref>` is a hook id (`hook_001`) or a service (`github`) naming one hook in this channel.
 The service-first order works too: `!hook github on`. Every command is also `/hook …`."""
@@ -296,6 +298,12 @@ class HookCommands(commands.Cog):
             for kind, source in sorted(hook.templates.items())
         )
         embed.add_field(name="Templates", value=templates[:1024] or "default", inline=False)
+        window = f"every {hook.window_seconds // 60}m" if hook.window_seconds else "off"
+        embed.add_field(name="Aggregate", value=window)
+        rules = "\n".join(f"{n}. `{r['expression']}`" for n, r in enumerate(hook.alerts, 1))
+        if rules:
+            rules += f"\n(false for a missing value {hook.alert_misses} time(s))"
+        embed.add_field(name="Alert rules", value=rules[:1024] or "none", inline=False)
         embed.add_field(name="URL", value=details.url, inline=False)
         embed.timestamp = datetime.fromtimestamp(hook.created_at, UTC)
         embed.set_footer(text="created")
@@ -402,6 +410,58 @@ class HookCommands(commands.Cog):
         title = "Preview" if preview else f"✅ Template set for {change.where}"
         await ctx.send(embed=_embed(title, f"Next message will read:\n{change.preview}"))
 
+    @hook.command(name="aggregate")
+    @app_commands.describe(ref="hook id or service", window="1m to 24h, e.g. 5m, or off")
+    async def aggregate(self, ctx: commands.Context[HookBot], ref: str, window: str) -> None:
+        """Post one digest per window (UTC-aligned) instead of every event; `off` to stop."""
+        hook, seconds, released = await self.service.set_window(ref, window, _scope(ctx))
+        self.bot.on_delivery()
+        if seconds is None:
+            text = f"Each event is posted again; {released} held event(s) are being posted."
+            await ctx.send(embed=_embed(f"✅ {hook.id}: aggregation off", text))
+            return
+        await ctx.send(
+            embed=_embed(
+                f"✅ {hook.id}: one digest every {window}",
+                "Windows end at UTC multiples of the window; alerts are never held.",
+            )
+        )
+
+    @hook.command(name="alert-if")
+    @app_commands.describe(
+        ref="hook id or service",
+        rule="e.g. pr.status == 'approved' and pr.reviews >= 2; or list / remove <n>",
+    )
+    async def alert_if(self, ctx: commands.Context[HookBot], ref: str, *, rule: str) -> None:
+        """Post an extra ⚡ alert when a rule turns true (`--mention @role` pings that role)."""
+        scope = _scope(ctx)
+        words = rule.split()
+        if rule.strip() == "list":
+            hook, rules = await self.service.list_alerts(ref, scope)
+            lines = [f"{n}. `{text}`" for n, text in enumerate(rules, 1)]
+            misses = f"\nFalse for a missing value {hook.alert_misses} time(s)." if rules else ""
+            await ctx.send(
+                embed=_embed(
+                    f"{hook.id} alert rules", ("\n".join(lines) or "none") + misses, INFO_COLOR
+                )
+            )
+            return
+        if words and words[0] == "remove" and len(words) == 2:
+            removed = await self.service.remove_alert(ref, words[1], scope)
+            await ctx.send(embed=_embed("✅ Removed the rule", f"`{removed}`"))
+            return
+        mention = None
+        found = re.search(r"\s--mention\s+(\S+)\s*$", rule)
+        if found:
+            mention, rule = found[1], rule[: found.start()]
+        hook, expression, needs = await self.service.add_alert(
+            ref, rule, scope, mention_role=mention
+        )
+        lines = [f"`{expression}`", "Alerts once when it turns true, again after it was false."]
+        if needs:
+            lines.append(f"Tick these GitHub webhook events: {', '.join(needs)}.")
+        await ctx.send(embed=_embed(f"✅ {hook.id} alert rule added", "\n".join(lines)))
+
     @turn_on.autocomplete("ref")
     @turn_off.autocomplete("ref")
     @info.autocomplete("ref")
@@ -410,6 +470,8 @@ class HookCommands(commands.Cog):
     @rotate.autocomplete("ref")
     @events.autocomplete("ref")
     @filter_events.autocomplete("ref")
+    @aggregate.autocomplete("ref")
+    @alert_if.autocomplete("ref")
     async def ref_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 
+from bot.alerts import RuleError, known_names, parse_rule, pr_state_events
 from bot.filters import Filter, FilterError, check_applies, kinds_with_key, parse_filter
 from bot.selection import Selection, SelectionError, describe, parse_patterns
 from bot.store import Hook, LogEntry, NewDelivery, Store
@@ -21,6 +22,9 @@ from parsers.event import Event
 HOOK_ID = re.compile(r"hook_\d{3,}")
 CHANNEL_TEMPLATE = re.compile(r"([a-z]+)-([a-z_]+(?:\.[a-z_]+)?)")
 MAX_FILTERS = 20
+MAX_ALERTS = 10
+MIN_WINDOW_SECONDS = 60
+MAX_WINDOW_SECONDS = 24 * 3600
 MAX_GRACE_SECONDS = 7 * 24 * 3600
 GITHUB_EVENTS_TO_TICK = ("Pushes", "Pull requests", "Issues", "Releases", "Workflow runs")
 # The GitHub webhook events behind the default selection (DESIGN.md, Shaping rules).
@@ -455,6 +459,76 @@ class HookService:
                 await self._store.hooks.update(hook.id, self._clock(), templates=templates)
             self._changed()
         return TemplateChange(where, rendered.content, reset=False)
+
+    # -- aggregation windows and alert-if ----------------------------------------------
+
+    async def set_window(
+        self, ref: str, text: str, scope: Scope = CLI_SCOPE
+    ) -> tuple[Hook, int | None, int]:
+        """Set a hook's aggregation window (1m–24h) or turn it `off`, flushing what is held.
+
+        Returns the hook, the window in seconds (None when off) and how many held
+        events were released.
+        """
+        hook = await self.resolve(ref, scope)
+        now = self._clock()
+        if text.strip().lower() == "off":
+            await self._store.hooks.update(hook.id, now, window_seconds=None)
+            released = await self._store.windows.end_now(hook.id, now)
+            self._changed()
+            return await self._get(hook.id), None, released
+        seconds = int(parse_duration(text))
+        if not MIN_WINDOW_SECONDS <= seconds <= MAX_WINDOW_SECONDS:
+            raise InvalidInputError("a window is 1m to 24h, e.g. 5m, 1h or 24h; or `off`")
+        await self._store.hooks.update(hook.id, now, window_seconds=seconds)
+        self._changed()
+        return await self._get(hook.id), seconds, 0
+
+    async def add_alert(
+        self, ref: str, text: str, scope: Scope = CLI_SCOPE, *, mention_role: str | None = None
+    ) -> tuple[Hook, str, tuple[str, ...]]:
+        """Add an alert-if rule; returns the hook, the rule and the GitHub events it needs."""
+        hook = await self.resolve(ref, scope)
+        if mention_role is not None:
+            match = re.fullmatch(r"<@&(\d+)>|(\d+)", mention_role.strip())
+            if not match:
+                raise InvalidInputError("--mention takes a role (@role, or its id)")
+            mention_role = match[1] or match[2]
+        try:
+            expression = parse_rule(text, known_names(hook.service))
+        except RuleError as exc:
+            raise InvalidInputError(str(exc)) from exc
+        if any(rule["expression"] == expression for rule in hook.alerts):
+            raise InvalidInputError(f"{hook.id} already has that rule")
+        if len(hook.alerts) >= MAX_ALERTS:
+            raise InvalidInputError(f"a hook has at most {MAX_ALERTS} rules; remove one first")
+        rule = {"expression": expression, "mention_role": mention_role}
+        await self._store.hooks.update(hook.id, self._clock(), alerts=[*hook.alerts, rule])
+        self._changed()
+        return await self._get(hook.id), expression, pr_state_events(expression)
+
+    async def list_alerts(self, ref: str, scope: Scope = CLI_SCOPE) -> tuple[Hook, list[str]]:
+        """Return a hook and its rules as shown to users (numbered in this order)."""
+        hook = await self.resolve(ref, scope)
+        return hook, [
+            rule["expression"]
+            + (f" (pings <@&{rule['mention_role']}>)" if rule.get("mention_role") else "")
+            for rule in hook.alerts
+            if rule["expression"]
+        ]
+
+    async def remove_alert(self, ref: str, number: str, scope: Scope = CLI_SCOPE) -> str:
+        """Remove rule number `number`; returns its expression."""
+        hook = await self.resolve(ref, scope)
+        if not number.isdigit() or not 1 <= int(number) <= len(hook.alerts):
+            raise InvalidInputError(
+                f"{hook.id} has {len(hook.alerts)} rule(s); `alert-if {hook.id} list` numbers them"
+            )
+        index = int(number) - 1
+        kept = [rule for i, rule in enumerate(hook.alerts) if i != index]
+        await self._store.hooks.update(hook.id, self._clock(), alerts=kept)
+        self._changed()
+        return str(hook.alerts[index]["expression"])
 
     async def _sample_event(self, hook: Hook | None, service: str, kind: str) -> Event:
         """The hook's last real delivery of that kind, or a bundled sample."""

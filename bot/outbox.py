@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
 import random
@@ -21,6 +22,7 @@ BACKOFF_BASE = 1.0
 BACKOFF_CAP = 300.0
 POLL_SECONDS = 5.0
 SEND_TIMEOUT = 60.0
+NONCE_LENGTH = 25
 
 
 def backoff(attempts: int, retry_after: float | None, rng: Callable[[], float]) -> float:
@@ -30,6 +32,12 @@ def backoff(attempts: int, retry_after: float | None, rng: Callable[[], float]) 
     if retry_after is not None:
         delay = max(delay, retry_after)
     return delay
+
+
+def make_nonce(hook_id: str, delivery_id: str, part: int | str) -> str:
+    """Return a stable nonce (≤ 25 characters, Discord's limit) for one outbox row."""
+    digest = hashlib.sha256(f"{hook_id}\0{delivery_id}\0{part}".encode()).hexdigest()
+    return digest[:NONCE_LENGTH]
 
 
 class Outbox:
@@ -165,7 +173,7 @@ def _one(candidates: Sequence[OutboxRow]) -> int:
 
 
 def _shape(message: Message) -> str:
-    if message.embeds and message.content:
+    if (message.embeds and message.content) or message.mention_roles:
         return "mixed"
     return "embeds" if message.embeds else "content"
 

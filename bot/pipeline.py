@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import hashlib
 import json
 import logging
 import time
@@ -13,10 +12,13 @@ from dataclasses import dataclass, replace
 from types import MappingProxyType
 
 from bot.aio import wait_event
+from bot.alerting import AlertTracker
 from bot.filters import FilterSet, parse_filter
 from bot.hooks import GITHUB_DEFAULT_EVENTS
+from bot.outbox import make_nonce
 from bot.selection import Selection
 from bot.store import Completion, Hook, InboxRow, LogEntry, NewOutbox, Store, StoreError
+from bot.windows import held_json, window_end
 from formatters.message import Message, clamp, message_to_json
 from formatters.render import TemplateError, render_default, render_user
 from parsers import PARSERS
@@ -27,14 +29,7 @@ log = logging.getLogger(__name__)
 
 BATCH = 64
 POLL_SECONDS = 2.0
-NONCE_LENGTH = 25
 SLICE_SECONDS = 0.005
-
-
-def make_nonce(hook_id: str, delivery_id: str, part: int) -> str:
-    """Return a stable nonce (≤ 25 characters, Discord's limit) for one outbox row."""
-    digest = hashlib.sha256(f"{hook_id}\0{delivery_id}\0{part}".encode()).hexdigest()
-    return digest[:NONCE_LENGTH]
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +190,7 @@ class Pipeline:
         self._slice_start = time.monotonic()
         rules: dict[str, HookRules | None] = {}
         channels: dict[tuple[str, str], Mapping[tuple[str, str], str]] = {}
+        tracker = AlertTracker(self._store)
         completions = []
         for row in rows:
             if row.hook_id not in rules:
@@ -206,7 +202,7 @@ class Pipeline:
                 if where not in channels:
                     channels[where] = await self._store.hooks.channel_templates(*where)
                 templates = channels[where]
-            completions.append(self._complete(row, compiled, templates, now))
+            completions.append(await self._complete(row, compiled, templates, tracker, now))
             await self._yield_to_intake()
         await self._store.inbox.complete(completions)
 
@@ -230,11 +226,12 @@ class Pipeline:
         hook = await self._store.hooks.get(hook_id)
         return None if hook is None else compile_rules(hook)
 
-    def _complete(
+    async def _complete(
         self,
         row: InboxRow,
         rules: HookRules | None,
         channel_templates: Mapping[tuple[str, str], str],
+        tracker: AlertTracker,
         now: float,
     ) -> Completion:
         entries: list[LogEntry] = []
@@ -257,8 +254,34 @@ class Pipeline:
             return Completion(row.id, (), entries, (hook.id, "skipped", None))
         outbox: list[NewOutbox] = []
         counts: dict[str, list[int]] = {}
+        held: list[tuple[str, float, str, str]] = []
+        pr_states: list[tuple[str, str, str]] = []
+        alert_states: list[tuple[str, str, str, bool]] = []
+        misses = 0
         last_error: str | None = None
+
+        def queue(message: Message, part: str) -> None:
+            outbox.append(
+                NewOutbox(
+                    destination=hook.destination,
+                    payload=json.dumps(message_to_json(message)),
+                    nonce=make_nonce(hook.id, row.delivery_id, part),
+                    hook_id=hook.id,
+                    delivery_id=row.delivery_id,
+                    not_before=now,
+                    dead_reason=f"kept, not sent: {hook.failing}" if hook.failing else None,
+                )
+            )
+
         for part, event in enumerate(events):
+            # State and alert rules see every event, before selection, filters and windows.
+            observed = await tracker.observe(hook, event)
+            pr_states += observed.pr_states
+            alert_states += observed.alert_states
+            misses += observed.misses
+            for n, alert in enumerate(observed.messages):
+                queue(alert, f"{part}:alert:{n}")
+                note("alert", alert.content[:200], event.kind)
             if not rules.selection.selects(event.kind):
                 note("dropped", f"{event.kind} is not in the hook's events", event.kind)
                 continue
@@ -272,31 +295,31 @@ class Pipeline:
                 ]
                 note("dropped", f"filter {', '.join(failed)}", event.kind)
                 continue
+            if hook.window_seconds and event.kind != "ping":
+                end = window_end(now, hook.window_seconds)
+                held.append((hook.id, end, held_json(event, hook.window_seconds), row.delivery_id))
+                note("held", f"in the window ending {end:.0f}", event.kind)
+                continue
             if event.kind == "ping":
                 event = with_missing_events(hook, event)
             rendered = render_with(find_template(hook, event, channel_templates), event)
             if rendered.template_error:
                 last_error = rendered.template_error
                 note("template-error", rendered.template_error, event.kind)
-            outbox.append(
-                NewOutbox(
-                    destination=hook.destination,
-                    payload=json.dumps(message_to_json(rendered.message)),
-                    nonce=make_nonce(hook.id, row.delivery_id, part),
-                    hook_id=hook.id,
-                    delivery_id=row.delivery_id,
-                    not_before=now,
-                    dead_reason=f"kept, not sent: {hook.failing}" if hook.failing else None,
-                )
-            )
+            queue(rendered.message, str(part))
             note("queued", event.title, event.kind)
-        status = "queued" if outbox else "dropped"
+        status = "queued" if outbox else ("held" if held else "dropped")
         return Completion(
             row.id,
             outbox,
             entries,
             (hook.id, status, last_error),
             [(hook.id, text, k, d) for text, (k, d) in counts.items()],
+            held=held,
+            pr_states=pr_states,
+            alert_states=alert_states,
+            alert_misses=[(hook.id, misses)],
+            at=now,
         )
 
     def _parse(self, row: InboxRow) -> tuple[list[Event], tuple[str, str] | None]:

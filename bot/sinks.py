@@ -107,8 +107,7 @@ class DiscordWebhookSink:
 
     async def send(self, message: Message, *, nonce: str) -> str | None:
         """Execute the webhook with mentions disabled."""
-        payload = message_to_discord_payload(message)
-        payload["allowed_mentions"] = {"parse": []}
+        payload = message_to_discord_payload(message)  # mentions off, but an alert's role
         try:
             async with self._session.post(
                 self.url,
@@ -197,7 +196,7 @@ class DiscordChannelSink:
                 content=message.content or None,
                 embeds=[to_discord_embed(e) for e in message.embeds],
                 nonce=nonce,
-                allowed_mentions=discord.AllowedMentions.none(),
+                allowed_mentions=_allowed(message),
             )
         except discord.RateLimited as exc:
             raise TransientSinkError(
@@ -212,6 +211,14 @@ class DiscordChannelSink:
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise TransientSinkError(f"Discord unreachable: {exc!r}") from exc
         return str(sent.id)
+
+
+def _allowed(message: Message) -> discord.AllowedMentions:
+    """No mentions, except the roles an alert-if rule opted in to."""
+    if not message.mention_roles:
+        return discord.AllowedMentions.none()
+    roles = [discord.Object(int(role)) for role in message.mention_roles]
+    return discord.AllowedMentions(everyone=False, users=False, roles=roles, replied_user=False)
 
 
 SinkFactory = Callable[[str], Sink]

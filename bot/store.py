@@ -63,6 +63,9 @@ class Hook:
     last_error: str | None = None
     created_at: float = 0.0
     updated_at: float = 0.0
+    window_seconds: int | None = None
+    alerts: tuple[Mapping[str, str | None], ...] = ()
+    alert_misses: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +129,11 @@ class Completion:
     entries: Sequence[LogEntry] = ()
     hook_status: tuple[str, str, str | None] | None = None
     filter_counts: Sequence[tuple[str, str, int, int]] = ()  # (hook_id, filter, kept, dropped)
+    held: Sequence[tuple[str, float, str, str]] = ()  # (hook_id, window_end, event JSON, delivery)
+    pr_states: Sequence[tuple[str, str, str]] = ()  # (hook_id, subject, state JSON)
+    alert_states: Sequence[tuple[str, str, str, bool]] = ()  # (hook_id, rule, subject, active)
+    alert_misses: Sequence[tuple[str, int]] = ()  # (hook_id, rules false for a missing name)
+    at: float = 0.0  # when the pipeline processed it
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,6 +237,9 @@ def _hook_from_row(row: sqlite3.Row, rejections: Mapping[str, int]) -> Hook:
         last_error=row["last_error"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        window_seconds=row["window_seconds"],
+        alerts=tuple(json.loads(row["alerts"])),
+        alert_misses=row["alert_misses"],
     )
 
 
@@ -264,6 +275,7 @@ class Store:
         self.inbox = InboxRepo(self)
         self.outbox = OutboxRepo(self)
         self.log = DeliveryLogRepo(self)
+        self.windows = WindowRepo(self)
 
     @classmethod
     async def open(cls, path: str) -> Store:
@@ -493,13 +505,15 @@ class HookRepo:
             "templates",
             "last_error",
             "destination",
+            "window_seconds",
+            "alerts",
         }
         unknown = set(changes) - allowed
         if unknown:
             raise ValueError(f"cannot update {sorted(unknown)}")
         values = {
             k: json.dumps(v if not isinstance(v, tuple) else list(v))
-            if k in {"events", "filters", "templates"}
+            if k in {"events", "filters", "templates", "alerts"}
             else v
             for k, v in changes.items()
         }
@@ -762,6 +776,32 @@ class InboxRepo:
                     " SET kept = kept + excluded.kept, dropped = dropped + excluded.dropped",
                     [(h, f, k, d, h) for c in completions for h, f, k, d in c.filter_counts],
                 )
+                conn.executemany(
+                    "INSERT INTO held_events (hook_id, window_end, event, delivery_id, created_at)"
+                    " SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM hooks WHERE id = ?)",
+                    [(h, end, e, d, c.at, h) for c in completions for h, end, e, d in c.held],
+                )
+                conn.executemany(
+                    "INSERT INTO pr_state (hook_id, subject, state, updated_at)"
+                    " SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM hooks WHERE id = ?)"
+                    " ON CONFLICT (hook_id, subject) DO UPDATE"
+                    " SET state = excluded.state, updated_at = excluded.updated_at",
+                    [(h, sub, st, c.at, h) for c in completions for h, sub, st in c.pr_states],
+                )
+                conn.executemany(
+                    "INSERT INTO alert_state (hook_id, rule, subject, active)"
+                    " SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM hooks WHERE id = ?)"
+                    " ON CONFLICT (hook_id, rule, subject) DO UPDATE SET active = excluded.active",
+                    [
+                        (h, r, sub, int(a), h)
+                        for c in completions
+                        for h, r, sub, a in c.alert_states
+                    ],
+                )
+                conn.executemany(
+                    "UPDATE hooks SET alert_misses = alert_misses + ? WHERE id = ?",
+                    [(n, h) for c in completions for h, n in c.alert_misses if n],
+                )
 
         await self._store.run(complete)
 
@@ -953,6 +993,119 @@ class OutboxRepo:
             return [_outbox_from_row(r) for r in cursor]
 
         return await self._store.run(select)
+
+
+@dataclass(frozen=True, slots=True)
+class HeldRow:
+    """An event held in an aggregation window."""
+
+    id: int
+    hook_id: str
+    window_end: float
+    event: str
+
+
+class WindowRepo:
+    """Aggregation windows: held events, due windows, flushes; PR and alert state."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def next_due(self) -> float | None:
+        """Return the earliest window end among held events, or None."""
+        return await self._store.run(
+            lambda conn: conn.execute("SELECT MIN(window_end) FROM held_events").fetchone()[0]
+        )
+
+    async def due(self, now: float) -> list[HeldRow]:
+        """Return held events whose window has ended, by hook, window and arrival."""
+
+        def select(conn: sqlite3.Connection) -> list[HeldRow]:
+            rows = conn.execute(
+                "SELECT id, hook_id, window_end, event FROM held_events WHERE window_end <= ?"
+                " ORDER BY hook_id, window_end, id",
+                (now,),
+            )
+            return [HeldRow(r["id"], r["hook_id"], r["window_end"], r["event"]) for r in rows]
+
+        return await self._store.run(select)
+
+    async def flush(self, ids: Sequence[int], digest: NewOutbox | None) -> None:
+        """Queue a window's digest and forget its held events, in one transaction."""
+
+        def flush(conn: sqlite3.Connection) -> None:
+            with _transaction(conn):
+                if digest is not None:
+                    conn.execute(
+                        "INSERT INTO outbox (destination, payload, nonce, status, not_before,"
+                        " last_error, delivery_id, hook_id, created_at)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (nonce) DO NOTHING",
+                        (
+                            digest.destination,
+                            digest.payload,
+                            digest.nonce,
+                            DEAD if digest.dead_reason else READY,
+                            digest.not_before,
+                            digest.dead_reason,
+                            digest.delivery_id,
+                            digest.hook_id,
+                            digest.not_before,
+                        ),
+                    )
+                conn.executemany("DELETE FROM held_events WHERE id = ?", [(i,) for i in ids])
+
+        await self._store.run(flush)
+
+    async def end_now(self, hook_id: str, now: float) -> int:
+        """Make a hook's held events due now (`aggregate off` flushes what is held)."""
+
+        def update(conn: sqlite3.Connection) -> int:
+            with _transaction(conn):
+                return conn.execute(
+                    "UPDATE held_events SET window_end = ? WHERE hook_id = ?", (now, hook_id)
+                ).rowcount
+
+        return await self._store.run(update)
+
+    async def held_count(self, hook_id: str) -> int:
+        """Return how many events a hook holds."""
+        return await self._store.run(
+            lambda conn: int(
+                conn.execute(
+                    "SELECT COUNT(*) FROM held_events WHERE hook_id = ?", (hook_id,)
+                ).fetchone()[0]
+            )
+        )
+
+    async def pr_state(self, hook_id: str, subject: str) -> str | None:
+        """Return a subject's stored PR state JSON for a hook."""
+        return await self._store.run(
+            lambda conn: (
+                row[0]
+                if (
+                    row := conn.execute(
+                        "SELECT state FROM pr_state WHERE hook_id = ? AND subject = ?",
+                        (hook_id, subject),
+                    ).fetchone()
+                )
+                else None
+            )
+        )
+
+    async def alert_active(self, hook_id: str, rule: str, subject: str) -> bool:
+        """Return whether a rule is currently true (already fired) for a subject."""
+        return await self._store.run(
+            lambda conn: bool(
+                (
+                    row := conn.execute(
+                        "SELECT active FROM alert_state WHERE hook_id = ? AND rule = ?"
+                        " AND subject = ?",
+                        (hook_id, rule, subject),
+                    ).fetchone()
+                )
+                and row[0]
+            )
+        )
 
 
 class DeliveryLogRepo:

@@ -383,9 +383,7 @@ def _groups(events: Sequence[HeldEvent]) -> list[_Group]:
         group = by_name.setdefault(event.name, _Group(event.name, index, []))
         group.events.append(event)
     unknown = len(_GROUP_ORDER)
-    return sorted(
-        by_name.values(), key=lambda g: (_GROUP_ORDER.get(g.name, unknown), g.first_seen)
-    )
+    return sorted(by_name.values(), key=lambda g: (_GROUP_ORDER.get(g.name, unknown), g.first_seen))
 
 
 def _counted(events: Sequence[HeldEvent], word: Callable[[HeldEvent], str], nouns: bool) -> str:
@@ -534,7 +532,9 @@ def _footer(count: int, window_end: datetime) -> str:
     return f"{count} {noun} · window ending {window_end:%H:%M} UTC"
 
 
-def render_digest(events: Sequence[HeldEvent], window_seconds: int, window_end: datetime) -> Message:
+def render_digest(
+    events: Sequence[HeldEvent], window_seconds: int, window_end: datetime
+) -> Message:
     """Render the events held in one window (oldest first) as one digest embed.
 
     `window_end` is the end of the window; a naive datetime is taken as UTC. The

@@ -53,10 +53,15 @@ class Embed:
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """What one post carries: content plus up to 10 embeds."""
+    """What one post carries: content plus up to 10 embeds.
+
+    `mention_roles` are the role ids this message may ping (an alert-if rule's
+    `--mention`); every other mention is neutralised.
+    """
 
     content: str = ""
     embeds: tuple[Embed, ...] = ()
+    mention_roles: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,7 +200,11 @@ def clamp(message: Message) -> Message:
             embed = shrunk
         kept.append(embed)
         budget -= embed_size(embed)
-    return Message(content=truncate_text(message.content, LIMITS.content), embeds=tuple(kept))
+    return Message(
+        content=truncate_text(message.content, LIMITS.content),
+        embeds=tuple(kept),
+        mention_roles=message.mention_roles,
+    )
 
 
 def _field_to_json(field: EmbedField) -> dict[str, Any]:
@@ -218,7 +227,13 @@ def _embed_to_json(embed: Embed) -> dict[str, Any]:
 
 def message_to_json(message: Message) -> dict[str, Any]:
     """Return the message as plain JSON data for storage (see message_from_json)."""
-    return {"content": message.content, "embeds": [_embed_to_json(e) for e in message.embeds]}
+    data: dict[str, Any] = {
+        "content": message.content,
+        "embeds": [_embed_to_json(e) for e in message.embeds],
+    }
+    if message.mention_roles:
+        data["mention_roles"] = list(message.mention_roles)
+    return data
 
 
 def _optional_str(data: Mapping[str, Any], key: str) -> str | None:
@@ -258,7 +273,10 @@ def message_from_json(data: Mapping[str, Any]) -> Message:
         embeds = tuple(_embed_from_json(e) for e in data.get("embeds") or ())
     except (KeyError, TypeError, AttributeError) as exc:
         raise ValueError(f"malformed embed: {exc}") from exc
-    return Message(content=content, embeds=embeds)
+    roles = data.get("mention_roles") or []
+    if not isinstance(roles, list) or not all(isinstance(r, str) and r.isdigit() for r in roles):
+        raise ValueError("mention_roles must be a list of role ids")
+    return Message(content=content, embeds=embeds, mention_roles=tuple(roles))
 
 
 def _embed_to_discord(embed: Embed) -> dict[str, Any]:
@@ -301,7 +319,9 @@ def message_to_discord_payload(message: Message) -> dict[str, Any]:
     embeds = [_embed_to_discord(e) for e in clamped.embeds]
     if embeds:
         payload["embeds"] = embeds
-    payload["allowed_mentions"] = {"parse": []}
+    payload["allowed_mentions"] = {"parse": [], "roles": list(message.mention_roles)}
+    if not message.mention_roles:
+        payload["allowed_mentions"] = {"parse": []}
     return payload
 
 
