@@ -44,6 +44,7 @@ class Running:
     runner: web.AppRunner
     port: int
     bot: HookBot | None = None
+    windows: WindowFlusher | None = None
 
 
 async def _prune_forever(store: Store, settings: Settings, clock: Callable[[], float]) -> None:
@@ -174,7 +175,7 @@ async def running(
         port = _bound_port(runner, settings.hookbot_port)
         if settings.public_url is None:
             service.set_base_url(f"http://{settings.hookbot_host}:{port}")
-        yield Running(store, writer, pipeline, outbox, runner, port, discord_bot)
+        yield Running(store, writer, pipeline, outbox, runner, port, discord_bot, flusher)
 
 
 def _bound_port(runner: web.AppRunner, configured: int) -> int:

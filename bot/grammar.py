@@ -20,6 +20,8 @@ VERBS = frozenset(
         "events",
         "filter",
         "format",
+        "aggregate",
+        "alert-if",
     }
 )
 KIND_WORD = re.compile(r"[a-z_]+(\.[a-z_]+)?")

@@ -49,9 +49,13 @@ class Hook:
         self.alerts: list[Message] = []
         self.undecided = 0
 
-    def restart(self) -> None:
-        """Forget everything but what is stored (the JSON)."""
-        self.stored = {key: json.dumps(json.loads(value)) for key, value in self.stored.items()}
+    def restarted(self) -> Hook:
+        """Return a fresh Hook that has only what was stored, as JSON text."""
+        fresh = Hook(self.rule)
+        fresh.stored = json.loads(json.dumps(self.stored))
+        fresh.was_true = json.loads(json.dumps(self.was_true))
+        fresh.alerts = list(self.alerts)
+        return fresh
 
     def receive(self, event: Event) -> None:
         for subject in subjects_for(event):
@@ -133,7 +137,7 @@ def test_loop_restart_between_approvals_one_alert() -> None:
     """Restarting (only JSON kept) between the two approvals still gives one alert."""
     hook = _hook()
     hook.run([pr_event(), review("ann", "approved")])
-    hook.restart()
+    hook = hook.restarted()
     hook.run([review("bob", "approved"), review("cy", "approved")])
     assert len(hook.alerts) == 1
 
@@ -266,7 +270,7 @@ def test_parse_rule_quotes_part_of_expression_kept() -> None:
 
 def test_parse_rule_unknown_name_refused_listing_names() -> None:
     """An unknown name is refused with a suggestion and the available names."""
-    with pytest.raises(RuleError, match="pr.statuz") as info:
+    with pytest.raises(RuleError, match=r"`pr\.statuz`") as info:
         parse_rule("pr.statuz == 'approved'", KNOWN)
     message = str(info.value)
     assert "did you mean `pr.status`" in message
@@ -282,8 +286,9 @@ def test_parse_rule_unknown_top_level_refused() -> None:
 
 def test_parse_rule_unknown_field_child_refused() -> None:
     """A misspelt documented field is refused, listing that field's names."""
-    with pytest.raises(RuleError, match="workflow.conclusion"):
+    with pytest.raises(RuleError, match=r"`workflow\.conclusoin`") as info:
         parse_rule("workflow.conclusoin == 'failure'", KNOWN)
+    assert "workflow names: workflow.conclusion, " in str(info.value)
 
 
 def test_parse_rule_no_name_refused() -> None:
@@ -390,7 +395,7 @@ def test_render_alert_text_names_subject_values_rule() -> None:
     message = render_alert(AlertRule(READY), review("bob", "approved"), state, values)
     assert message.content == (
         "⚡ Alert · PR octo-org/Hello-World#45 · Approvals: 2 ✓ · Checks: passed ✓ · "
-        "rule: pr.status == 'approved' and pr.reviews >= 2"
+        "rule: pr.status == 'approved' and pr.reviews \\>= 2"  # md-escaped; shows >=
     )
     [embed] = message.embeds
     assert embed.title == "Add OAuth login"

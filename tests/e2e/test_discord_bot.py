@@ -369,3 +369,90 @@ async def test_bot_bad_template_and_filter_are_refused(world: World):
     hook = await world.app.store.hooks.get("hook_001")
     assert hook is not None
     assert (hook.filters, dict(hook.templates)) == ((), {})
+
+
+def _review_by(login: str) -> bytes:
+    payload = json.loads(sample("github/pull_request_review"))
+    payload["review"]["user"]["login"] = login
+    payload["review"]["state"] = "approved"
+    payload["sender"]["login"] = login
+    return json.dumps(payload).encode()
+
+
+async def test_bot_alert_fires_once_for_three_approvals(world: World):
+    """Rule `pr.status == 'approved' and pr.reviews >= 2`: three approvals → one ⚡ alert."""
+    url, secret = await world.create_hook()
+    (reply,) = await world.command(
+        "!hook alert-if hook_001 \"pr.status == 'approved' and pr.reviews >= 2\""
+    )
+    text = json.dumps(reply["embeds"], ensure_ascii=False)
+    assert "✅" in text
+    assert "pull_request_review" in text, "the answer says which GitHub events to tick"
+    base = len(world.channel_messages())
+    assert await world.post(url, secret, sample("github/pull_request"), "pull_request") == 202
+    for login in ("alice", "bob", "carol"):
+        assert await world.post(url, secret, _review_by(login), "pull_request_review") == 202
+    async with asyncio.timeout(10):
+        while not any(m["content"].startswith("⚡") for m in world.channel_messages()[base:]):
+            await asyncio.sleep(0.05)
+    await asyncio.sleep(1.0)
+    alerts = [m for m in world.channel_messages()[base:] if m["content"].startswith("⚡")]
+    assert len(alerts) == 1
+    assert "octo-org/Hello-World#45" in alerts[0]["content"]
+    assert alerts[0]["allowed_mentions"] == {"parse": []}
+
+
+class FakeClock:
+    """Wall time plus an offset the test moves forward."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        import time
+
+        return time.time() + self.offset
+
+
+async def test_bot_aggregate_one_minute_posts_one_digest(tmp_path: Path):
+    """`!hook github aggregate 1m` and three pushes → one digest once the window ends."""
+    fake = FakeDiscord()
+    await fake.start()
+    clock = FakeClock()
+    settings = make_settings(
+        tmp_path,
+        discord_token=fake.token,
+        discord_api_base=fake.api_base,
+        discord_gateway_url=fake.gateway_url,
+    )
+    try:
+        with pointed_at(fake):
+            async with running(settings, clock=clock) as app, aiohttp.ClientSession() as session:
+                await _ready(app)
+                world = World(app, fake, session)
+                url, secret = await world.create_hook()
+                (reply,) = await world.command("!hook github aggregate 1m")
+                assert "digest" in json.dumps(reply["embeds"])
+                base = len(world.channel_messages())
+                for branch in ("main", "feature-oauth", "dev"):
+                    payload = json.loads(_push_with(f"on-{branch}"))
+                    payload["ref"] = f"refs/heads/{branch}"
+                    assert await world.post(url, secret, json.dumps(payload).encode()) == 202
+                async with asyncio.timeout(10):
+                    while await app.store.windows.held_count("hook_001") < 3:
+                        await asyncio.sleep(0.05)
+                await asyncio.sleep(0.5)
+                assert world.channel_messages()[base:] == [], "held until the window ends"
+                clock.offset += 61
+                assert app.windows is not None
+                app.windows.notify()
+                async with asyncio.timeout(10):
+                    while len(world.channel_messages()) <= base:
+                        await asyncio.sleep(0.05)
+                await asyncio.sleep(0.5)
+                (digest,) = world.channel_messages()[base:]
+                text = json.dumps(digest["embeds"], ensure_ascii=False)
+                assert "GitHub Activity (last 1m)" in text
+                assert "3 (main, feature-oauth, dev)" in text
+    finally:
+        await fake.stop()
