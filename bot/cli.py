@@ -44,6 +44,7 @@ hookbot hook <verb> [<ref>] [args]   (the service-first order works too: hook gi
   info <ref>                       one hook in full, with its last error
   delete <ref> --yes               delete for good
   test <ref>                       send the last delivery (or a sample) through the pipeline again
+  logs [<ref>]                     the delivery ledger: accepted, dropped (and why), sent, retried
   events <ref> [push,pr,-star]     show or choose the events a hook posts
   filter <ref> key=glob | key!=glob | list | remove <n> | clear
                                    keep or drop events by branch, author, label, path, status…
@@ -194,6 +195,13 @@ def _hook_command(settings: Settings, words: list[str]) -> int:
     verb, rest = positional[0], positional[1:]
 
     async def work(service: HookService, store: Store) -> int:
+        if verb == "logs":
+            for entry in await service.logs(rest[0] if rest else None, limit=50):
+                print(
+                    f"{_when(entry.at)}  {entry.hook_id or '-':<9} {entry.outcome:<14} "
+                    f"{entry.kind or '':<28} {(entry.detail or '')[:120]}"
+                )
+            return 0
         if verb == "list":
             hooks = await service.list_hooks()
             if not hooks:

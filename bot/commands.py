@@ -410,6 +410,17 @@ class HookCommands(commands.Cog):
         title = "Preview" if preview else f"✅ Template set for {change.where}"
         await ctx.send(embed=_embed(title, f"Next message will read:\n{change.preview}"))
 
+    @hook.command(name="logs")
+    @app_commands.describe(ref="hook id or service")
+    async def logs(self, ctx: commands.Context[HookBot], ref: str) -> None:
+        """Show what happened to a hook's latest deliveries (and why events were dropped)."""
+        entries = await self.service.logs(ref, _scope(ctx), limit=15)
+        lines = [
+            f"{_when(e.at)} **{e.outcome}** {e.kind or ''} {(e.detail or '')[:150]}"
+            for e in entries
+        ]
+        await ctx.send(embed=_embed(f"{ref} ledger", "\n".join(lines) or "nothing yet", INFO_COLOR))
+
     @hook.command(name="aggregate")
     @app_commands.describe(ref="hook id or service", window="1m to 24h, e.g. 5m, or off")
     async def aggregate(self, ctx: commands.Context[HookBot], ref: str, window: str) -> None:
@@ -471,6 +482,7 @@ class HookCommands(commands.Cog):
     @events.autocomplete("ref")
     @filter_events.autocomplete("ref")
     @aggregate.autocomplete("ref")
+    @logs.autocomplete("ref")
     @alert_if.autocomplete("ref")
     async def ref_autocomplete(
         self, interaction: discord.Interaction, current: str

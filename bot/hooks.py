@@ -460,6 +460,17 @@ class HookService:
             self._changed()
         return TemplateChange(where, rendered.content, reset=False)
 
+    async def logs(
+        self, ref: str | None, scope: Scope = CLI_SCOPE, limit: int = 20
+    ) -> list[LogEntry]:
+        """Return the newest ledger lines of one hook (or, from the CLI, of all), oldest first."""
+        if ref is None:
+            if scope.guild_id is not None:
+                raise InvalidInputError("name a hook: logs <ref>")
+            return await self._store.log.recent(None, limit)
+        hook = await self.resolve(ref, scope)
+        return await self._store.log.recent(hook.id, limit)
+
     # -- aggregation windows and alert-if ----------------------------------------------
 
     async def set_window(

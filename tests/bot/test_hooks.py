@@ -113,3 +113,15 @@ def test_hooks_parse_duration_refuses_garbage(text: str):
     """Malformed durations are refused with an example."""
     with pytest.raises(InvalidInputError, match="24h"):
         parse_duration(text)
+
+
+async def test_hooks_logs_show_a_hooks_ledger(service: HookService, store: Store):
+    """logs <ref> returns that hook's ledger lines; in a guild a ref is required."""
+    from bot.store import Rejection
+
+    await service.create("github", "console", Scope(guild_id="1", channel_id="10"))
+    await store.inbox.write_batch([], [Rejection("hook_001", "bad signature", 5.0)])
+    entries = await service.logs("hook_001")
+    assert [(e.outcome, e.detail) for e in entries] == [("rejected", "bad signature")]
+    with pytest.raises(InvalidInputError, match="logs <ref>"):
+        await service.logs(None, Scope(guild_id="1"))
