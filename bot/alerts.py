@@ -26,13 +26,11 @@ from jinja2.environment import TemplateExpression
 from bot.prstate import STATE_NAMES, PRState
 from formatters.message import Embed, Message, clamp
 from formatters.render import (
-    _BUDGET,  # the render budget the bounded sandbox meters against
     COLORS,
     BoundedEnvironment,
     TemplateError,
-    _Budget,
-    _object_ids,
     md,
+    metered,
     template_context,
     truncate_line,
 )
@@ -364,15 +362,13 @@ def evaluate(
         event lacks, or any other error (the caller treats it as false and counts it).
     """
     context = _context(event, pr)
-    token = _BUDGET.set(_Budget(given=_object_ids(context)))
     try:
-        reads = _reads(expression)
-        result = _compiled(expression)(context)
-        truth = None if isinstance(result, jinja2.Undefined) else bool(result)
+        with metered(context):
+            reads = _reads(expression)
+            result = _compiled(expression)(context)
+            truth = None if isinstance(result, jinja2.Undefined) else bool(result)
     except Exception:  # user code: any failure means "not decided"
         return None, {}
-    finally:
-        _BUDGET.reset(token)
     if truth is None:
         return None, {}
     return truth, _values(reads.paths, context)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping, Set
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
@@ -741,29 +742,40 @@ def _translate(exc: Exception, template: jinja2.Template | None) -> TemplateErro
     return TemplateRenderError(f"{type(exc).__name__}: {exc}", line)
 
 
+@contextmanager
+def metered(variables: Mapping[str, Any]) -> Iterator[None]:
+    """Run sandboxed code (a template, or an alert-if expression) under a fresh budget.
+
+    Values already in `variables` cost nothing; what the code builds is counted.
+    """
+    token = _BUDGET.set(_Budget(given=_object_ids(variables)))
+    try:
+        yield
+    finally:
+        _BUDGET.reset(token)
+
+
 def _render(template: jinja2.Template, variables: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     """Render under a fresh budget; return the output and the top-level `set` variables."""
     chunks: list[str] = []
     context = template.new_context(dict(variables))
-    token = _BUDGET.set(_Budget(given=_object_ids(variables)))
-    try:
+    with metered(variables):
         try:
-            size = 0
-            for chunk in template.root_render_func(context):
-                size += len(chunk)
-                if size > MAX_OUTPUT:
-                    raise TemplateLimitError(f"output is longer than {MAX_OUTPUT} characters")
-                chunks.append(chunk)
-        except Exception:
-            # Rewrites the traceback so its frames carry template line numbers.
-            template.environment.handle_exception()
-    except Exception as exc:
-        error = _translate(exc, template)
-        if error is exc:
-            raise
-        raise error from exc
-    finally:
-        _BUDGET.reset(token)
+            try:
+                size = 0
+                for chunk in template.root_render_func(context):
+                    size += len(chunk)
+                    if size > MAX_OUTPUT:
+                        raise TemplateLimitError(f"output is longer than {MAX_OUTPUT} characters")
+                    chunks.append(chunk)
+            except Exception:
+                # Rewrites the traceback so its frames carry template line numbers.
+                template.environment.handle_exception()
+        except Exception as exc:
+            error = _translate(exc, template)
+            if error is exc:
+                raise
+            raise error from exc
     return "".join(chunks), context.get_exported()
 
 
