@@ -159,17 +159,17 @@ def _print_hook(details: HookDetails) -> None:
     ]
     for name, value in rows:
         print(f"{name + ':':<15}{value}")
-    print("Filters:" + ("" if details.filters else "       none"))
+    print(f"{'Filters:':<15}none" if not details.filters else "Filters:")
     for n, (text, kept, dropped) in enumerate(details.filters, 1):
         print(f"  {n}. {text}  (kept {kept}, dropped {dropped})")
     window = f"every {hook.window_seconds // 60}m" if hook.window_seconds else "off"
     print(f"{'Aggregate:':<15}{window}")
-    print("Alert rules:" + ("" if hook.alerts else "    none"))
+    print(f"{'Alert rules:':<15}none" if not hook.alerts else "Alert rules:")
     for n, rule in enumerate(hook.alerts, 1):
         print(f"  {n}. {rule['expression']}")
     if hook.alerts:
         print(f"  (false for a missing value {hook.alert_misses} time(s))")
-    print("Templates:" + ("" if hook.templates else "     default"))
+    print(f"{'Templates:':<15}default" if not hook.templates else "Templates:")
     for kind, source in sorted(hook.templates.items()):
         print(f"  {'every event' if kind == '*' else kind}: {source}")
 
