@@ -12,7 +12,13 @@ import time
 from collections.abc import Callable, Sequence
 
 from bot.aio import wait_event
-from bot.sinks import PermanentSinkError, Sink, SinkFactory, TransientSinkError
+from bot.sinks import (
+    PermanentSinkError,
+    RejectedMessageError,
+    Sink,
+    SinkFactory,
+    TransientSinkError,
+)
 from bot.store import OutboxRow, Store, StoreError
 from formatters.message import LIMITS, Message, embed_size, message_from_json
 
@@ -160,6 +166,10 @@ class Outbox:
             log.error("outbox %s: %s dead: %s", head.destination, where, exc)
             await self._store.outbox.mark_dead(rows, f"destination failed: {exc}", self._clock())
             await self._fail(head.destination, str(exc))
+        except RejectedMessageError as exc:
+            # A content problem: this message dies, the destination keeps working.
+            log.error("outbox %s: %s refused: %s", head.destination, where, exc)
+            await self._store.outbox.mark_dead(rows, f"message refused: {exc}", self._clock())
         except (ValueError, KeyError, TypeError) as exc:
             log.exception("outbox: %s has an unreadable payload", where)
             await self._store.outbox.mark_dead(rows, f"unreadable payload: {exc}", self._clock())

@@ -29,7 +29,11 @@ class TransientSinkError(Exception):
 
 
 class PermanentSinkError(Exception):
-    """The destination refuses for good (gone, forbidden, invalid); stop sending there."""
+    """The destination refuses for good (gone, forbidden); stop sending there."""
+
+
+class RejectedMessageError(Exception):
+    """The destination refused this one message (400): it goes dead, the destination stays."""
 
 
 class Sink(Protocol):
@@ -133,7 +137,7 @@ def _message_id(text: str) -> str | None:
 
 def _classify(
     status: int, headers: Mapping[str, str], text: str
-) -> TransientSinkError | PermanentSinkError:
+) -> TransientSinkError | PermanentSinkError | RejectedMessageError:
     """Map an HTTP failure to retry-later or give-up."""
     detail = text[:200]
     if status == 429:
@@ -150,6 +154,8 @@ def _classify(
         return TransientSinkError(f"rate limited (429): {detail}", retry_after)
     if status >= 500 or status == 408:
         return TransientSinkError(f"HTTP {status}: {detail}")
+    if status == 400:
+        return RejectedMessageError(f"HTTP 400: {detail}")
     return PermanentSinkError(f"HTTP {status}: {detail}")
 
 
@@ -207,6 +213,8 @@ class DiscordChannelSink:
         except discord.HTTPException as exc:
             if exc.status == 429 or exc.status >= 500:
                 raise TransientSinkError(f"HTTP {exc.status}: {exc.text}") from exc
+            if exc.status == 400:
+                raise RejectedMessageError(f"HTTP 400: {exc.text}") from exc
             raise PermanentSinkError(f"HTTP {exc.status}: {exc.text}") from exc
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise TransientSinkError(f"Discord unreachable: {exc!r}") from exc

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -124,9 +125,19 @@ def _clamp_field(field: EmbedField) -> EmbedField:
     )
 
 
+_URL = re.compile(r"https?://[^\s<>\x00-\x1f\x7f]{1,2040}")
+
+
+def safe_url(url: str | None) -> str | None:
+    """Return an http(s) URL Discord accepts in an embed, or None (a bad URL fails the post)."""
+    return url if url is not None and _URL.fullmatch(url) else None
+
+
 def _clamp_embed(embed: Embed) -> Embed:
     return replace(
         embed,
+        url=safe_url(embed.url),
+        author_icon_url=safe_url(embed.author_icon_url),
         title=_cut_optional(embed.title, LIMITS.title),
         description=_cut_optional(embed.description, LIMITS.description),
         author=_cut_optional(embed.author, LIMITS.author),

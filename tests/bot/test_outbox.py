@@ -8,7 +8,7 @@ import json
 import pytest
 
 from bot.outbox import BACKOFF_CAP, Outbox, backoff, coalesce, group_size
-from bot.sinks import PermanentSinkError, TransientSinkError
+from bot.sinks import PermanentSinkError, RejectedMessageError, TransientSinkError
 from bot.store import DEAD, DONE, Completion, NewDelivery, NewOutbox, OutboxRow, Store
 from formatters.message import Embed, Message, message_to_json
 
@@ -159,3 +159,20 @@ def test_coalesce_joins_in_order():
     embeds = [Message(embeds=(Embed(title="a"),)), Message(embeds=(Embed(title="b"),))]
     assert [e.title for e in coalesce(embeds).embeds] == ["a", "b"]
     assert coalesce([Message(content="a"), Message(content="b")]).content == "a\nb"
+
+
+async def test_outbox_refused_message_dies_alone(store: Store):
+    """A 400 for one message kills that row only; the destination keeps working."""
+    sink = ScriptedSink([RejectedMessageError("HTTP 400: Invalid Form Body")])
+    hook_id = await _queue(store, ["bad", "good"], destination="webhook:http://x/webhooks/1/t")
+    sink.coalesces = False
+    outbox = Outbox(store, lambda _key: sink, Clock())
+
+    async def both_done() -> bool:
+        return [r.status for r in await store.outbox.rows()] == [DEAD, DONE]
+
+    await _run_until(outbox, both_done)
+    assert sink.sent == ["good"]
+    hook = await store.hooks.get(hook_id)
+    assert hook is not None
+    assert hook.failing is None

@@ -9,7 +9,13 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bot.sinks import ConsoleSink, DiscordWebhookSink, PermanentSinkError, TransientSinkError
+from bot.sinks import (
+    ConsoleSink,
+    DiscordWebhookSink,
+    PermanentSinkError,
+    RejectedMessageError,
+    TransientSinkError,
+)
 from formatters.message import Embed, EmbedField, Message
 
 
@@ -73,11 +79,16 @@ async def test_webhook_sink_posts_with_wait_and_no_mentions(webhook_server):
             PermanentSinkError,
             None,
         ),
+        (
+            lambda: web.json_response({"message": "Invalid Form Body"}, status=400),
+            RejectedMessageError,
+            None,
+        ),
     ],
-    ids=["429", "502", "404", "401", "403"],
+    ids=["429", "502", "404", "401", "403", "400"],
 )
 async def test_webhook_sink_classifies_failures(webhook_server, answer, error, retry_after):
-    """429/5xx are transient (with retry_after); 401/403/404 are permanent."""
+    """429/5xx are transient (with retry_after); 401/403/404 are permanent; 400 refuses one."""
     url, answers, _ = webhook_server
     answers.append(answer())
     async with aiohttp.ClientSession() as session:

@@ -260,3 +260,22 @@ def test_discord_payload_is_clamped() -> None:
     payload = message_to_discord_payload(Message(content="@everyone " * 500))
     assert len(payload["content"]) == LIMITS.content
     assert payload["allowed_mentions"] == {"parse": []}
+
+
+@pytest.mark.parametrize(
+    ("url", "kept"),
+    [
+        ("https://github.com/octo-org/Hello-World/pull/45", True),
+        ("http://127.0.0.1:8080/x?y=1", True),
+        ("javascript:alert(1)", False),
+        ("https://exa mple.com", False),
+        ("https://example.com/\nnext", False),
+        ("ftp://example.com/file", False),
+        ("https://example.com/" + "a" * 3000, False),
+    ],
+)
+def test_clamp_drops_urls_discord_would_refuse(url: str, kept: bool):
+    """Embed and icon URLs that are not plain http(s) are dropped, not sent to fail the post."""
+    clamped = clamp(Message(embeds=(Embed(title="t", url=url, author="a", author_icon_url=url),)))
+    assert (clamped.embeds[0].url == url) is kept
+    assert (clamped.embeds[0].author_icon_url == url) is kept
