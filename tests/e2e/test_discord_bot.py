@@ -457,3 +457,15 @@ async def test_bot_aggregate_one_minute_posts_one_digest(tmp_path: Path):
                 assert "3 (main, feature-oauth, dev)" in text
     finally:
         await fake.stop()
+
+
+async def test_bot_delete_with_yes_and_list_info(world: World):
+    """`list` and `info` describe the hook; `delete <ref> yes` removes it and its URL."""
+    url, secret = await world.create_hook()
+    (listed,) = await world.command("!hook list")
+    assert "hook_001" in json.dumps(listed["embeds"])
+    (info,) = await world.command("!hook hook_001 info")
+    assert "Events" in json.dumps(info["embeds"])
+    (deleted,) = await world.command("!hook delete hook_001 yes")
+    assert "Deleted hook_001" in json.dumps(deleted["embeds"])
+    assert await world.post(url, secret, sample("github/push")) == 404
