@@ -194,3 +194,32 @@ def test_cli_filter_and_format_shape_a_running_server(tmp_path: Path):
     assert "🔔 push: Push to main: 3 commits by mona" in printed
     info = cli(env, "hook", "info", "hook_001", cwd=ROOT)
     assert "1. author!=dependabot[bot]  (kept 2, dropped 1)" in info.stdout
+
+
+def test_cli_events_aggregate_alerts_and_logs(tmp_path: Path):
+    """The shaping verbs through the CLI: events, aggregate, alert-if, logs, info."""
+    env = hookbot_env(tmp_path, free_port())
+    create_hook(env, ROOT)
+
+    def run(*words: str) -> str:
+        result = cli(env, "hook", *words, cwd=ROOT)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    assert "star" in run("events", "hook_001", "*,-star")
+    assert "digest every 5m" in run("aggregate", "hook_001", "5m")
+    added = run("alert-if", "hook_001", "pr.status == 'approved' and pr.reviews >= 2")
+    assert "pull_request_review" in added, "it says which GitHub events to tick"
+    assert "1. pr.status == 'approved' and pr.reviews >= 2" in run("alert-if", "hook_001", "list")
+    info = run("info", "hook_001")
+    assert "every 5m" in info
+    assert "pr.reviews >= 2" in info
+    assert "released" in run("aggregate", "hook_001", "off")
+    assert "Removed rule" in run("alert-if", "hook_001", "remove", "1")
+    refused = cli(env, "hook", "aggregate", "hook_001", "90d", cwd=ROOT)
+    assert refused.returncode == 1
+    assert "1m to 24h" in refused.stderr
+    unknown = cli(env, "hook", "alert-if", "hook_001", "nosuch.thing > 1", cwd=ROOT)
+    assert unknown.returncode == 1
+    assert "nosuch" in unknown.stderr
+    assert run("logs") == "", "no deliveries yet: an empty ledger"
