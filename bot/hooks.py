@@ -12,7 +12,7 @@ from importlib import resources
 
 from bot.alerts import RuleError, known_names, parse_rule, pr_state_events
 from bot.filters import Filter, FilterError, check_applies, kinds_with_key, parse_filter
-from bot.selection import Selection, SelectionError, describe, parse_patterns
+from bot.selection import SelectionError, describe, parse_patterns, selected_event_names
 from bot.store import Hook, LogEntry, NewDelivery, Store
 from formatters.render import TemplateError, render_user, validate_template
 from parsers import PARSERS
@@ -27,16 +27,6 @@ MIN_WINDOW_SECONDS = 60
 MAX_WINDOW_SECONDS = 24 * 3600
 MAX_GRACE_SECONDS = 7 * 24 * 3600
 GITHUB_EVENTS_TO_TICK = ("Pushes", "Pull requests", "Issues", "Releases", "Workflow runs")
-# The GitHub webhook events behind the default selection (DESIGN.md, Shaping rules).
-GITHUB_DEFAULT_EVENTS = (
-    "push",
-    "create",
-    "delete",
-    "pull_request",
-    "issues",
-    "release",
-    "workflow_run",
-)
 
 
 class HookError(Exception):
@@ -119,13 +109,6 @@ def clean_template(text: str) -> str:
         if len(text) >= 2 and text.startswith(left) and text.endswith(right):
             return text[1:-1]
     return text
-
-
-def selected_event_names(hook: Hook) -> list[str]:
-    """Return the provider event names the hook's selection lets through."""
-    selection = Selection.from_patterns(hook.events, hook.service)
-    kinds = PARSERS[hook.service].kinds
-    return sorted({kind.split(".", 1)[0] for kind in kinds if selection.selects(kind)})
 
 
 def _known_kind(service: str, kind: str) -> bool:
@@ -345,7 +328,7 @@ class HookService:
         hook = await self.resolve(ref, scope)
         try:
             new = parse_filter(text, hook.service)
-            selected = selected_event_names(hook)
+            selected = selected_event_names(hook.events, hook.service)
             check_applies(new, hook.service, selected)
         except FilterError as exc:
             raise InvalidInputError(str(exc)) from exc

@@ -13,10 +13,10 @@ from types import MappingProxyType
 
 from bot.aio import wait_event
 from bot.alerting import AlertTracker
+from bot.alerts import pr_state_events
 from bot.filters import FilterSet, parse_filter
-from bot.hooks import GITHUB_DEFAULT_EVENTS
 from bot.outbox import make_nonce
-from bot.selection import Selection
+from bot.selection import Selection, selected_event_names
 from bot.store import Completion, Hook, InboxRow, LogEntry, NewOutbox, Store, StoreError
 from bot.windows import held_json, window_end
 from formatters.message import Message, clamp, message_to_json
@@ -102,7 +102,9 @@ def with_missing_events(hook: Hook, ping: Event) -> Event:
     sent = ping.fields.get("hook_events")
     if not isinstance(sent, list) or "*" in sent:
         return ping
-    needed = {kind.split(".", 1)[0] for kind in hook.events} or set(GITHUB_DEFAULT_EVENTS)
+    needed = set(selected_event_names(hook.events, hook.service))
+    for rule in hook.alerts:
+        needed.update(pr_state_events(str(rule["expression"])))
     missing: list[JSON] = [*sorted(needed - {str(name) for name in sent})]
     return replace(ping, fields=MappingProxyType({**ping.fields, "missing_events": missing}))
 

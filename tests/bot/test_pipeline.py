@@ -124,3 +124,13 @@ async def test_pipeline_ping_with_every_event_has_no_warning(store: Store):
     await _deliver(store, json.dumps(payload).encode(), event="ping")
     (row,) = await store.outbox.rows()
     assert "will not send" not in row.payload
+
+
+async def test_pipeline_ping_warning_follows_selection_and_alert_rules(store: Store):
+    """The ping warning names what the selection and the alert rules need."""
+    rule = {"expression": "pr.reviews >= 2", "mention_role": None}
+    await _deliver(store, sample("github/ping"), event="ping", events=["push"], alerts=[rule])
+    (row,) = await store.outbox.rows()
+    text = json.dumps(json.loads(row.payload), ensure_ascii=False)
+    assert "pull_request_review" in text, "the rule reads reviews"
+    assert "issues" not in text, "issues are not selected"
