@@ -131,6 +131,6 @@ async def test_pipeline_ping_warning_follows_selection_and_alert_rules(store: St
     rule = {"expression": "pr.reviews >= 2", "mention_role": None}
     await _deliver(store, sample("github/ping"), event="ping", events=["push"], alerts=[rule])
     (row,) = await store.outbox.rows()
-    text = json.dumps(json.loads(row.payload), ensure_ascii=False)
-    assert "pull_request_review" in text, "the rule reads reviews"
-    assert "issues" not in text, "issues are not selected"
+    warning = json.loads(row.payload)["embeds"][0]["description"].replace("\\", "")
+    assert "will not send:** pull_request_review." in warning, "the rule reads reviews"
+    assert "issues" not in warning, "issues are not selected"
