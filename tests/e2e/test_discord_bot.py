@@ -469,3 +469,26 @@ async def test_bot_delete_with_yes_and_list_info(world: World):
     (deleted,) = await world.command("!hook delete hook_001 yes")
     assert "Deleted hook_001" in json.dumps(deleted["embeds"])
     assert await world.post(url, secret, sample("github/push")) == 404
+
+
+async def test_bot_another_guilds_hook_is_invisible(world: World):
+    """A hook of another guild is answered like one that does not exist, and stays."""
+    other = await world.app.store.hooks.create(
+        service="github",
+        destination="discord:channel:424242",
+        token="o" * 32,
+        secret="p" * 40,
+        now=1.0,
+        guild_id="999999",
+        channel_id="424242",
+    )
+    (listed,) = await world.command("!hook list")
+    assert other.id not in json.dumps(listed["embeds"])
+    (info,) = await world.command(f"!hook info {other.id}")
+    (missing,) = await world.command("!hook info hook_999")
+    assert json.dumps(info["embeds"]).replace(other.id, "X") == json.dumps(
+        missing["embeds"]
+    ).replace("hook_999", "X")
+    (deleted,) = await world.command(f"!hook delete {other.id} yes")
+    assert "❌" in json.dumps(deleted["embeds"], ensure_ascii=False)
+    assert await world.app.store.hooks.get(other.id) is not None
