@@ -492,3 +492,15 @@ async def test_bot_another_guilds_hook_is_invisible(world: World):
     (deleted,) = await world.command(f"!hook delete {other.id} yes")
     assert "❌" in json.dumps(deleted["embeds"], ensure_ascii=False)
     assert await world.app.store.hooks.get(other.id) is not None
+
+
+async def test_bot_closed_dms_point_to_slash(world: World):
+    """With DMs closed, the answer says so and points to /hook; the secret never shows."""
+    world.fake.refuse_dms(True)
+    (reply,) = await world.command("!hook github on")
+    text = json.dumps(reply["embeds"], ensure_ascii=False)
+    assert "DMs are closed" in text
+    assert "/hook rotate" in text
+    hook = await world.app.store.hooks.get("hook_001")
+    assert hook is not None
+    assert hook.secret not in json.dumps(world.channel_messages())
