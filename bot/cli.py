@@ -371,6 +371,15 @@ def _send_sample(settings: Settings, service_name: str, kind: str, hook_ref: str
     return 0 if status < 300 else 1
 
 
+def _replay(settings: Settings, delivery: str) -> int:
+    async def work(service: HookService, store: Store) -> int:
+        hook, new_id = await service.replay(delivery)
+        print(f"✅ Replaying {delivery} through {hook.id} as {new_id}; a running hookbot posts it")
+        return 0
+
+    return _with_store(settings, work)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the top-level argument parser."""
     parser = argparse.ArgumentParser(
@@ -385,6 +394,8 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("service")
     sample.add_argument("kind", nargs="?", default="push")
     sample.add_argument("--hook", help="hook id (default: the newest hook of that service)")
+    replay = sub.add_parser("replay", help="run a stored delivery through the pipeline again")
+    replay.add_argument("delivery", help="the provider's delivery id (see hookbot hook logs)")
     return parser
 
 
@@ -403,6 +414,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "hook":
             return _hook_command(settings, list(args.words))
+        if args.command == "replay":
+            return _replay(settings, args.delivery)
         return _send_sample(settings, args.service, args.kind, args.hook)
     except HookError as exc:
         print(f"❌ {exc}", file=sys.stderr)

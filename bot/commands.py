@@ -421,6 +421,14 @@ class HookCommands(commands.Cog):
         ]
         await ctx.send(embed=_embed(f"{ref} ledger", "\n".join(lines) or "nothing yet", INFO_COLOR))
 
+    @hook.command(name="replay")
+    @app_commands.describe(delivery="a delivery id from `logs`")
+    async def replay(self, ctx: commands.Context[HookBot], delivery: str) -> None:
+        """Run a stored delivery through its hook again."""
+        hook, new_id = await self.service.replay(delivery, _scope(ctx))
+        self.bot.on_delivery()
+        await ctx.send(embed=_embed(f"✅ Replaying through {hook.id}", f"as `{new_id}`"))
+
     @hook.command(name="aggregate")
     @app_commands.describe(ref="hook id or service", window="1m to 24h, e.g. 5m, or off")
     async def aggregate(self, ctx: commands.Context[HookBot], ref: str, window: str) -> None:

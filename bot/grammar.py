@@ -22,6 +22,7 @@ VERBS = frozenset(
         "format",
         "aggregate",
         "alert-if",
+        "replay",
     }
 )
 KIND_WORD = re.compile(r"[a-z_]+(\.[a-z_]+)?")

@@ -285,23 +285,38 @@ class HookService:
             body = load_sample(hook.service, "push")
             headers = {spec.event_header.lower(): "push", "content-type": "application/json"}
             what = "a bundled sample push"
-        delivery = f"test-{uuid.uuid4()}"
+        await self._resend(hook, headers, body, "test")
+        return await self._get(hook.id), what
+
+    async def replay(self, delivery_id: str, scope: Scope = CLI_SCOPE) -> tuple[Hook, str]:
+        """Run a stored delivery through the pipeline again (as a new delivery).
+
+        Returns the hook and the id of the new delivery.
+        """
+        rows = await self._store.inbox.by_delivery_id(delivery_id.strip())
+        hooks = [h for r in rows if (h := await self._store.hooks.get(r.hook_id)) and scope.sees(h)]
+        if not hooks:
+            raise HookNotFoundError(
+                f"no stored delivery {delivery_id!r}; `logs <ref>` lists recent ones "
+                "(payloads are kept for HOOKBOT_RETENTION_DAYS)"
+            )
+        row = next(r for r in rows if r.hook_id == hooks[0].id)
+        new_id = await self._resend(hooks[0], dict(row.headers), row.body, "replay")
+        return hooks[0], new_id
+
+    async def _resend(self, hook: Hook, headers: dict[str, str], body: bytes, why: str) -> str:
+        delivery = f"{why}-{uuid.uuid4()}"
+        event_name = headers.get(PARSERS[hook.service].event_header.lower())
         await self._store.inbox.write_batch(
             [
                 NewDelivery(
-                    hook.id,
-                    hook.service,
-                    delivery,
-                    headers.get(PARSERS[hook.service].event_header.lower()),
-                    headers,
-                    body,
-                    self._clock(),
+                    hook.id, hook.service, delivery, event_name, headers, body, self._clock()
                 )
             ],
             [],
         )
         self._changed()
-        return await self._get(hook.id), what
+        return delivery
 
     # -- shaping: selection, filters, templates ---------------------------------------
 

@@ -243,6 +243,19 @@ def _hook_from_row(row: sqlite3.Row, rejections: Mapping[str, int]) -> Hook:
     )
 
 
+def _inbox_from_row(row: sqlite3.Row) -> InboxRow:
+    return InboxRow(
+        id=row["id"],
+        hook_id=row["hook_id"],
+        service=row["service"],
+        delivery_id=row["delivery_id"],
+        event_name=row["event_name"],
+        headers=json.loads(row["headers"]),
+        body=bytes(row["body"]),
+        received_at=row["received_at"],
+    )
+
+
 def _outbox_from_row(row: sqlite3.Row) -> OutboxRow:
     return OutboxRow(
         id=row["id"],
@@ -715,19 +728,7 @@ class InboxRepo:
             rows = conn.execute(
                 "SELECT * FROM inbox WHERE status = 0 ORDER BY id LIMIT ?", (limit,)
             ).fetchall()
-            return [
-                InboxRow(
-                    id=r["id"],
-                    hook_id=r["hook_id"],
-                    service=r["service"],
-                    delivery_id=r["delivery_id"],
-                    event_name=r["event_name"],
-                    headers=json.loads(r["headers"]),
-                    body=bytes(r["body"]),
-                    received_at=r["received_at"],
-                )
-                for r in rows
-            ]
+            return [_inbox_from_row(r) for r in rows]
 
         return await self._store.run(select)
 
@@ -812,18 +813,18 @@ class InboxRepo:
             r = conn.execute(
                 "SELECT * FROM inbox WHERE hook_id = ? ORDER BY id DESC LIMIT 1", (hook_id,)
             ).fetchone()
-            if r is None:
-                return None
-            return InboxRow(
-                id=r["id"],
-                hook_id=r["hook_id"],
-                service=r["service"],
-                delivery_id=r["delivery_id"],
-                event_name=r["event_name"],
-                headers=json.loads(r["headers"]),
-                body=bytes(r["body"]),
-                received_at=r["received_at"],
+            return None if r is None else _inbox_from_row(r)
+
+        return await self._store.run(select)
+
+    async def by_delivery_id(self, delivery_id: str) -> list[InboxRow]:
+        """Return the stored deliveries with this provider delivery id (one per hook)."""
+
+        def select(conn: sqlite3.Connection) -> list[InboxRow]:
+            rows = conn.execute(
+                "SELECT * FROM inbox WHERE delivery_id = ? ORDER BY id", (delivery_id,)
             )
+            return [_inbox_from_row(r) for r in rows]
 
         return await self._store.run(select)
 

@@ -125,3 +125,21 @@ async def test_hooks_logs_show_a_hooks_ledger(service: HookService, store: Store
     assert [(e.outcome, e.detail) for e in entries] == [("rejected", "bad signature")]
     with pytest.raises(InvalidInputError, match="logs <ref>"):
         await service.logs(None, Scope(guild_id="1"))
+
+
+async def test_hooks_replay_queues_a_stored_delivery_again(service: HookService, store: Store):
+    """replay <delivery> stores a new delivery with the same body for the same hook."""
+    from bot.store import NewDelivery
+
+    await service.create("github", "console")
+    headers = {"x-github-event": "push"}
+    await store.inbox.write_batch(
+        [NewDelivery("hook_001", "github", "d-1", "push", headers, b"{}", 1.0)], []
+    )
+    hook, new_id = await service.replay("d-1")
+    assert hook.id == "hook_001"
+    assert new_id.startswith("replay-")
+    (again,) = await store.inbox.by_delivery_id(new_id)
+    assert (again.body, again.event_name) == (b"{}", "push")
+    with pytest.raises(HookNotFoundError):
+        await service.replay("d-1", Scope(guild_id="another"))
