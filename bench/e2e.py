@@ -1,40 +1,52 @@
-"""End-to-end benchmark: signed GitHub pushes → hookbot → its Discord bot → a fake Discord.
+"""End-to-end benchmark: signed GitHub pushes → `hookbot run` → its Discord bot → a fake Discord.
 
     .venv/bin/python bench/e2e.py [--rate 200] [--seconds 10] [--channels 50]
                                   [--burst 1000] [--in-flight 20]
 
-Everything runs in ONE process and ONE event loop on 127.0.0.1: hookbot (`bot.app.running`:
-receiver, inbox writer, pipeline, outbox, the discord.py bot), the fake Discord of the e2e
-tests (`tests.e2e.fake_discord`) and the load generator. They share a core, so the numbers
-include the fake's and the client's CPU work.
+Two processes on 127.0.0.1. hookbot is a real `hookbot run` (receiver, inbox writer,
+pipeline, outbox, the discord.py bot) started as `taskset -c 0 hookbot run`, with
+DISCORD_TOKEN, DISCORD_API_BASE and DISCORD_GATEWAY_URL aimed at the fake Discord of the e2e
+tests (`tests.e2e.fake_discord`), its database in a temporary directory and its stdout and
+stderr in files there. This process, pinned to CPU 1 (`os.sched_setaffinity`), runs the fake
+and the load generator on one event loop. Start-up waits (at most 60 s) for GET /healthz to
+say `"discord": "ready"`; hooks are created with `hookbot hook on github --channel <id>
+--json --new` (same environment) once the bot is ready.
 
-(a) Latency: `--channels` text channels in the fake, one GitHub hook per channel (created
-    through the bot's HookService, scoped to the fake's guild and that channel), signed push
+(a) Latency: `--channels` text channels in the fake, one GitHub hook per channel, signed push
     deliveries POSTed open-loop at `--rate`/s for `--seconds`, round-robin over the hooks,
     no rate limits. Each delivery's commit message carries a unique marker
     (`bench-a000123`); its latency is (the time the fake recorded the message carrying the
     marker: the record's own `timestamp`, taken just before it is appended) minus (the time
-    the POST was answered 2xx), both on the wall clock. Lost: answered 2xx, marker not seen
-    within 30 s of the last answer.
+    the POST was answered 2xx), both on the wall clock of this one machine. Lost: answered
+    2xx, marker not seen within 30 s of the last answer.
 (b) Coalescing under a rate limit: `--burst` deliveries POSTed as fast as `--in-flight`
     concurrent requests allow into one more channel, limited by the fake to 5 messages per
     5 s. Reports the messages used, events per message, the time from the first POST to the
     last marker's arrival against the floor the limit sets (ceil(burst / 10 embeds) messages
-    at 1 message/s), and the events lost or posted out of acceptance (inbox) order.
+    at 1 message/s), and the events lost or posted out of acceptance order (the inbox table
+    of hookbot's database, read after it stopped).
 
-RSS is the whole process's VmRSS (fake and client included): once idle after login, and at
-the end of (b). Prints exactly one result line on stdout (diagnostics go to stderr); exits 1
-when an event was lost, posted out of order or not answered 2xx, or when a step failed.
+RSS is hookbot's VmRSS (/proc/<pid>/status): once idle after login, and at the end of (b).
+hookbot is stopped with SIGTERM and must exit 0 within 60 s. Prints exactly one result line
+on stdout (diagnostics go to stderr); exits 1 when an event was lost, posted out of order or
+not answered 2xx, or when a step failed.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import dataclasses
 import json
 import logging
 import math
+import os
 import re
+import shutil
+import signal
+import socket
+import sqlite3
 import sys
 import tempfile
 import time
@@ -44,6 +56,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -51,15 +64,18 @@ ROOT = Path(__file__).resolve().parent.parent
 # First on the path: `tests` is not an installed package, and the code measured is this tree's.
 sys.path.insert(0, str(ROOT))
 
-from bot.app import Running, running  # noqa: E402
-from bot.config import Settings  # noqa: E402
-from bot.hooks import Scope  # noqa: E402
 from parsers.signatures import sign_hmac_sha256  # noqa: E402
-from tests.e2e.fake_discord import FakeDiscord, pointed_at  # noqa: E402
+from tests.e2e.fake_discord import FakeDiscord  # noqa: E402
 
 SAMPLE = ROOT / "parsers" / "samples" / "github" / "push.json"
 MARKER = re.compile(r"bench-([ab]\d{6})")
-LOGIN_TIMEOUT = 30.0
+HOST = "127.0.0.1"
+HOOKBOT_CPU = "0"
+BENCH_CPU = 1
+READY_TIMEOUT = 60.0
+STOP_TIMEOUT = 60.0
+CLI_TIMEOUT = 60.0
+CLI_PARALLEL = 4
 IDLE_SETTLE = 1.0
 LOST_AFTER = 30.0  # seconds after the last 2xx before a missing marker counts as lost
 SCAN_EVERY = 0.05
@@ -67,6 +83,10 @@ BURST_LIMIT = 5
 BURST_PER = 5.0
 EMBEDS_PER_POST = 10  # Discord's limit; a push renders to one ~530-character embed
 CLIENT_CONNECTIONS = 64
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+# Settings hookbot must not inherit from the caller's environment (or the bench sets them).
+CLEARED_ENV = ("DISCORD_", "HOOKBOT_", "GITHUB_")
+CLEARED_NAMES = ("PUBLIC_URL", "NGROK_AUTHTOKEN", "DOCKER_HOSTS", "LOG_LEVEL")
 
 
 class BenchError(Exception):
@@ -129,6 +149,34 @@ class Observer:
             await asyncio.sleep(SCAN_EVERY)
 
 
+@dataclass
+class Hookbot:
+    """The `hookbot run` subprocess and what it needs to be reached and driven."""
+
+    command: str
+    env: dict[str, str]
+    tmp: Path
+    port: int
+    proc: asyncio.subprocess.Process | None = None
+
+    @property
+    def db(self) -> Path:
+        return Path(self.env["HOOKBOT_DB"])
+
+    @property
+    def pid(self) -> int:
+        if self.proc is None:
+            raise BenchError("hookbot is not running")
+        return self.proc.pid
+
+    @property
+    def stderr_file(self) -> Path:
+        return self.tmp / "hookbot.stderr"
+
+    def url(self, path: str) -> str:
+        return f"http://{HOST}:{self.port}{path}"
+
+
 @dataclass(frozen=True)
 class LatencyResult:
     events: int
@@ -147,19 +195,62 @@ class BurstResult:
     floor_seconds: float
     lost: int  # answered 2xx, never posted
     refused: int  # not answered 2xx
-    out_of_order: bool
+    hook_id: str
+    channel_id: str
+    out_of_order: bool = False  # set once hookbot stopped and its inbox can be read
 
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def rss_mb() -> float:
-    status = Path("/proc/self/status").read_text()
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def hookbot_command() -> str:
+    beside = Path(sys.executable).parent / "hookbot"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("hookbot")
+    if found is None:
+        raise BenchError("no `hookbot` command: run with the project venv's python")
+    return found
+
+
+def hookbot_env(fake: FakeDiscord, db: Path, port: int) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(CLEARED_ENV) and k not in CLEARED_NAMES
+    }
+    env.update(
+        DISCORD_TOKEN=fake.token,
+        DISCORD_API_BASE=fake.api_base,
+        DISCORD_GATEWAY_URL=fake.gateway_url,
+        HOOKBOT_DB=str(db),
+        HOOKBOT_HOST=HOST,
+        HOOKBOT_PORT=str(port),
+        LOG_LEVEL="WARNING",
+    )
+    return env
+
+
+def rss_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
     match = re.search(r"^VmRSS:\s+(\d+) kB$", status, re.MULTILINE)
     if match is None:
-        raise BenchError("no VmRSS in /proc/self/status")
+        raise BenchError(f"no VmRSS in /proc/{pid}/status")
     return int(match.group(1)) / 1024
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, all its threads (from /proc/<pid>/stat)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime (fields 14 and 15)
 
 
 def percentile(values: Sequence[float], p: float) -> float:
@@ -197,22 +288,83 @@ async def post(
     return None
 
 
-async def wait_ready(app: Running) -> None:
-    bot = app.bot
-    if bot is None:
-        raise BenchError("hookbot started without its Discord bot")
-    deadline = time.monotonic() + LOGIN_TIMEOUT
-    while bot.state != "ready":
-        if time.monotonic() > deadline:
-            raise BenchError(f"the bot did not log in within {LOGIN_TIMEOUT:.0f} s ({bot.state})")
-        await asyncio.sleep(0.02)
+async def start_hookbot(bot: Hookbot) -> None:
+    """`taskset -c 0 hookbot run`, stdout and stderr to files (taskset execs: same pid)."""
+    with (
+        (bot.tmp / "hookbot.stdout").open("wb") as out,
+        bot.stderr_file.open("wb") as err,
+    ):
+        bot.proc = await asyncio.create_subprocess_exec(
+            "taskset", "-c", HOOKBOT_CPU, bot.command, "run",
+            stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=err, env=bot.env, cwd=bot.tmp,
+        )  # fmt: skip
 
 
-async def make_target(app: Running, fake: FakeDiscord, channel_id: int) -> Target:
-    assert app.bot is not None
-    scope = Scope(guild_id=str(fake.guild_id), channel_id=str(channel_id))
-    created = await app.bot.service.create("github", f"discord:channel:{channel_id}", scope)
-    return Target(created.hook.id, str(channel_id), created.url, created.secret)
+async def wait_ready(bot: Hookbot, session: aiohttp.ClientSession) -> float:
+    """Poll GET /healthz until `"discord": "ready"`; return the seconds it took."""
+    assert bot.proc is not None
+    started = time.monotonic()
+    state = "no answer"
+    while time.monotonic() - started < READY_TIMEOUT:
+        if bot.proc.returncode is not None:
+            raise BenchError(f"hookbot exited with {bot.proc.returncode} during start-up")
+        try:
+            async with session.get(bot.url("/healthz")) as response:
+                report = await response.json()
+                state = f"HTTP {response.status}, discord {report.get('discord')!r}"
+                if response.status == 200 and report.get("discord") == "ready":
+                    return time.monotonic() - started
+        except (aiohttp.ClientError, TimeoutError, ValueError):
+            pass
+        await asyncio.sleep(0.05)
+    raise BenchError(f"hookbot was not ready within {READY_TIMEOUT:.0f} s ({state})")
+
+
+async def stop_hookbot(bot: Hookbot) -> float:
+    """SIGTERM and wait; return the seconds it took (BenchError on a hang or a bad exit)."""
+    assert bot.proc is not None
+    began = time.monotonic()
+    bot.proc.send_signal(signal.SIGTERM)
+    try:
+        code = await asyncio.wait_for(bot.proc.wait(), STOP_TIMEOUT)
+    except TimeoutError:
+        raise BenchError(f"hookbot did not stop within {STOP_TIMEOUT:.0f} s of SIGTERM") from None
+    if code != 0:
+        raise BenchError(f"hookbot exited with {code} after SIGTERM")
+    return time.monotonic() - began
+
+
+async def create_hook(bot: Hookbot, channel_id: int) -> Target:
+    """`hookbot hook on github --channel <id> --json --new`, run from this (CPU 1) process."""
+    proc = await asyncio.create_subprocess_exec(
+        bot.command, "hook", "on", "github", "--channel", str(channel_id), "--json", "--new",
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE, env=bot.env, cwd=bot.tmp,
+    )  # fmt: skip
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(), CLI_TIMEOUT)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise BenchError(f"`hookbot hook on github` took over {CLI_TIMEOUT:.0f} s") from None
+    if proc.returncode != 0:
+        raise BenchError(f"`hookbot hook on github --channel` failed:\n{err.decode().strip()}")
+    created = json.loads(out)
+    path = urlsplit(str(created["url"])).path
+    return Target(str(created["id"]), str(channel_id), bot.url(path), str(created["secret"]))
+
+
+async def create_hooks(bot: Hookbot, channels: Sequence[int]) -> list[Target]:
+    limit = asyncio.Semaphore(CLI_PARALLEL)
+
+    async def one(channel: int) -> Target:
+        async with limit:
+            return await create_hook(bot, channel)
+
+    started = time.monotonic()
+    targets = list(await asyncio.gather(*(one(c) for c in channels)))
+    log(f"created {len(targets)} hook(s) with the CLI in {time.monotonic() - started:.1f} s")
+    return targets
 
 
 def describe(values: Sequence[float]) -> str:
@@ -226,14 +378,14 @@ def describe(values: Sequence[float]) -> str:
 
 async def bench_latency(
     args: argparse.Namespace,
-    app: Running,
+    bot: Hookbot,
     fake: FakeDiscord,
     observer: Observer,
     session: aiohttp.ClientSession,
     run_id: str,
 ) -> LatencyResult:
     channels = [fake.add_text_channel(f"bench-{i:02d}") for i in range(args.channels)]
-    targets = [await make_target(app, fake, channel) for channel in channels]
+    targets = await create_hooks(bot, channels)
     total = args.rate * args.seconds
     template = json.loads(SAMPLE.read_bytes())
     bodies = [push_body(template, f"a{i:06d}") for i in range(total)]
@@ -248,6 +400,7 @@ async def bench_latency(
     log(f"(a) {total} events at {args.rate}/s over {len(targets)} channels")
     tasks: list[asyncio.Task[None]] = []
     cpu_started = time.process_time()
+    hookbot_cpu_started = cpu_seconds(bot.pid)
     started = time.monotonic()
     worst_lag = 0.0
     for i in range(total):
@@ -260,16 +413,24 @@ async def bench_latency(
     await asyncio.gather(*tasks)
     wall = time.monotonic() - started
     cpu = time.process_time() - cpu_started
+    hookbot_cpu = cpu_seconds(bot.pid) - hookbot_cpu_started
     round_trips = [(a - s) * 1000 for s, a in zip(sent_at, answered, strict=True) if a is not None]
     log(
-        f"(a) sent in {wall:.2f} s (worst pacing lag {worst_lag * 1000:.1f} ms), process CPU"
-        f" {cpu:.1f} s meanwhile (all threads); POST round trip: {describe(round_trips)}"
+        f"(a) sent in {wall:.2f} s (worst pacing lag {worst_lag * 1000:.1f} ms); CPU meanwhile:"
+        f" hookbot {hookbot_cpu:.1f} s, bench (fake + client) {cpu:.1f} s;"
+        f" POST round trip: {describe(round_trips)}"
     )
 
     accepted = {f"a{i:06d}": at for i, at in enumerate(answered) if at is not None}
     if len(accepted) < total:
         log(f"(a) {total - len(accepted)} POSTs were not answered 2xx")
+    drain_started = time.monotonic()
+    hookbot_cpu_started = cpu_seconds(bot.pid)
     missing = await observer.wait_for(accepted, time.monotonic() + LOST_AFTER)
+    log(
+        f"(a) last marker {time.monotonic() - drain_started:.2f} s after the last answer;"
+        f" hookbot CPU meanwhile {cpu_seconds(bot.pid) - hookbot_cpu_started:.1f} s"
+    )
     latencies = [
         (observer.first[m].at - at) * 1000 for m, at in accepted.items() if m in observer.first
     ]
@@ -301,28 +462,40 @@ async def bench_latency(
     )
 
 
-async def inbox_order(app: Running, hook_id: str) -> list[str]:
-    """Delivery ids of a hook in the order the inbox accepted them."""
-    return await app.store.run(
-        lambda conn: [
-            str(row[0])
-            for row in conn.execute(
-                "SELECT delivery_id FROM inbox WHERE hook_id = ? ORDER BY id", (hook_id,)
-            )
-        ]
-    )
+def inbox_order(db: Path, hook_id: str) -> list[str]:
+    """Delivery ids of a hook in the order the inbox accepted them (hookbot stopped)."""
+    conn = sqlite3.connect(db)
+    try:
+        rows = conn.execute(
+            "SELECT delivery_id FROM inbox WHERE hook_id = ? ORDER BY id", (hook_id,)
+        ).fetchall()
+    finally:
+        conn.close()
+    return [str(row[0]) for row in rows]
+
+
+def check_order(observer: Observer, burst: BurstResult, expected: Sequence[str]) -> bool:
+    """True when the channel shows the markers in inbox order (log where it does not)."""
+    seen = observer.order.get(burst.channel_id, [])
+    in_order = [m for m in expected if m in observer.first]
+    if seen == in_order:
+        return True
+    pairs = enumerate(zip(seen, in_order, strict=False))
+    first_bad = next((i for i, (a, b) in pairs if a != b), min(len(seen), len(in_order)))
+    log(f"(b) posted out of acceptance order (first difference at position {first_bad})")
+    return False
 
 
 async def bench_burst(
     args: argparse.Namespace,
-    app: Running,
+    bot: Hookbot,
     fake: FakeDiscord,
     observer: Observer,
     session: aiohttp.ClientSession,
     run_id: str,
 ) -> BurstResult:
     channel = fake.add_text_channel("bench-burst")
-    target = await make_target(app, fake, channel)
+    (target,) = await create_hooks(bot, [channel])
     fake.rate_limit(channel, limit=BURST_LIMIT, per=BURST_PER)
     total = args.burst
     floor = math.ceil(total / EMBEDS_PER_POST) * BURST_PER / BURST_LIMIT
@@ -347,16 +520,6 @@ async def bench_burst(
     missing = await observer.wait_for(accepted, time.monotonic() + floor + LOST_AFTER)
     arrived = [observer.first[m].at for m in accepted if m in observer.first]
     seconds = (max(arrived) - first_post) if arrived else float("nan")
-
-    prefix = f"{run_id}-"
-    expected = [d.removeprefix(prefix) for d in await inbox_order(app, target.hook_id)]
-    seen = observer.order.get(target.channel_id, [])
-    in_order = [m for m in expected if m in observer.first]
-    out_of_order = seen != in_order
-    if out_of_order:
-        pairs = enumerate(zip(seen, in_order, strict=False))
-        first_bad = next((i for i, (a, b) in pairs if a != b), min(len(seen), len(in_order)))
-        log(f"(b) posted out of acceptance order (first difference at position {first_bad})")
     messages = observer.messages.get(target.channel_id, 0)
     log(
         f"(b) {len(arrived)} events in {messages} messages, {seconds:.1f} s; 429s answered by"
@@ -371,8 +534,16 @@ async def bench_burst(
         floor_seconds=floor,
         lost=len(missing),
         refused=total - len(accepted),
-        out_of_order=out_of_order,
+        hook_id=target.hook_id,
+        channel_id=target.channel_id,
     )
+
+
+def stderr_tail(bot: Hookbot, lines: int = 15) -> None:
+    with contextlib.suppress(OSError):
+        tail = bot.stderr_file.read_text(errors="replace").strip()
+        if tail:
+            log("hookbot stderr (last lines):\n" + "\n".join(tail.splitlines()[-lines:]))
 
 
 async def bench(
@@ -380,34 +551,33 @@ async def bench(
 ) -> tuple[LatencyResult, BurstResult, float, float]:
     fake = FakeDiscord()
     await fake.start()
-    settings = Settings(
-        discord_token=fake.token,
-        discord_api_base=fake.api_base,
-        discord_gateway_url=fake.gateway_url,
-        hookbot_db=str(tmp / "hookbot.db"),
-        hookbot_host="127.0.0.1",
-        hookbot_port=0,
-        log_level="WARNING",
-    )
+    port = free_port()
+    bot = Hookbot(hookbot_command(), hookbot_env(fake, tmp / "hookbot.db", port), tmp, port)
     run_id = uuid.uuid4().hex[:12]
     observer = Observer(fake)
     connector = aiohttp.TCPConnector(limit=CLIENT_CONNECTIONS)
     try:
-        with pointed_at(fake):
-            async with (
-                running(settings) as app,
-                aiohttp.ClientSession(connector=connector) as session,
-            ):
-                started = time.monotonic()
-                await wait_ready(app)
-                log(f"bot logged in to the fake in {time.monotonic() - started:.2f} s")
-                await asyncio.sleep(IDLE_SETTLE)
-                idle = rss_mb()
-                log(f"idle RSS {idle:.1f} MB")
-                latency = await bench_latency(args, app, fake, observer, session, run_id)
-                burst = await bench_burst(args, app, fake, observer, session, run_id)
-                end = rss_mb()
+        async with aiohttp.ClientSession(connector=connector) as session:
+            await start_hookbot(bot)
+            log(f"hookbot: pid {bot.pid} on CPU {HOOKBOT_CPU}, port {port}, db {bot.db}")
+            log(f"hookbot: discord ready after {await wait_ready(bot, session):.2f} s")
+            await asyncio.sleep(IDLE_SETTLE)
+            idle = rss_mb(bot.pid)
+            log(f"hookbot: idle RSS {idle:.1f} MB")
+            latency = await bench_latency(args, bot, fake, observer, session, run_id)
+            burst = await bench_burst(args, bot, fake, observer, session, run_id)
+            end = rss_mb(bot.pid)
+            log(f"hookbot: stopped {await stop_hookbot(bot):.1f} s after SIGTERM")
+        prefix = f"{run_id}-"
+        expected = [d.removeprefix(prefix) for d in inbox_order(bot.db, burst.hook_id)]
+        burst = dataclasses.replace(burst, out_of_order=not check_order(observer, burst, expected))
+    except BaseException:
+        stderr_tail(bot)
+        raise
     finally:
+        if bot.proc is not None and bot.proc.returncode is None:
+            bot.proc.kill()
+            await bot.proc.wait()
         await fake.stop()
     return latency, burst, idle, end
 
@@ -426,14 +596,20 @@ def main() -> int:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(name)s: %(message)s")
     try:
+        # Before any thread exists: threads (the resolver's executor) inherit the mask.
+        os.sched_setaffinity(0, {BENCH_CPU})
+    except OSError as exc:
+        log(f"e2e: FAILED: cannot pin this process to CPU {BENCH_CPU} ({exc}); needs 2 CPUs")
+        return 1
+    try:
         with tempfile.TemporaryDirectory(prefix="hookbot-e2e-") as tmp_name:
             latency, burst, idle, end = asyncio.run(bench(args, Path(tmp_name)))
     except BenchError as exc:
         log(f"e2e: FAILED: {exc}")
         return 1
     print(
-        f"e2e (one process, one loop: hookbot + fake Discord + client):"
-        f" (a) {latency.events} events/{latency.channels} channels"
+        f"e2e (hookbot in its own process on CPU {HOOKBOT_CPU}; fake Discord + load on CPU"
+        f" {BENCH_CPU}): (a) {latency.events} events/{latency.channels} channels"
         f" p50 {latency.p50_ms:.1f}ms p99 {latency.p99_ms:.1f}ms lost {latency.lost}"
         f"{refused(latency.refused)}"
         f" | (b) {burst.events} events in {burst.messages} msgs"

@@ -198,8 +198,8 @@ def _hook_command(settings: Settings, words: list[str]) -> int:
         if verb == "logs":
             for entry in await service.logs(rest[0] if rest else None, limit=50):
                 print(
-                    f"{_when(entry.at)}  {entry.hook_id or '-':<9} {entry.outcome:<14} "
-                    f"{entry.kind or '':<28} {(entry.detail or '')[:120]}"
+                    f"{_when(entry.at)}  {entry.hook_id or '-':<9} {entry.delivery_id or '-':<36} "
+                    f"{entry.outcome:<14} {entry.kind or '':<28} {(entry.detail or '')[:120]}"
                 )
             return 0
         if verb == "list":

@@ -416,7 +416,8 @@ class HookCommands(commands.Cog):
         """Show what happened to a hook's latest deliveries (and why events were dropped)."""
         entries = await self.service.logs(ref, _scope(ctx), limit=15)
         lines = [
-            f"{_when(e.at)} **{e.outcome}** {e.kind or ''} {(e.detail or '')[:150]}"
+            f"{_when(e.at)} **{e.outcome}** {e.kind or ''} `{e.delivery_id or '-'}` "
+            f"{(e.detail or '')[:120]}"
             for e in entries
         ]
         await ctx.send(embed=_embed(f"{ref} ledger", "\n".join(lines) or "nothing yet", INFO_COLOR))
