@@ -18,13 +18,13 @@ from bot.app import serve
 from bot.config import ConfigError, Settings
 from bot.grammar import canonical, is_service, split_format_args
 from bot.hooks import (
-    GITHUB_EVENTS_TO_TICK,
     HOOK_ID,
     HookCredentials,
     HookDetails,
     HookError,
     HookService,
     InvalidInputError,
+    events_to_tick,
     load_sample,
 )
 from bot.store import Hook, Store, StoreError
@@ -128,7 +128,7 @@ def _print_credentials(creds: HookCredentials, as_json: bool, verb: str) -> None
     if hook.service == "github":
         print("In GitHub: Settings → Webhooks → Add webhook, with")
         print("  Payload URL: the URL below · Content type: application/json")
-        print(f"  Events: {', '.join(GITHUB_EVENTS_TO_TICK)}")
+        print(f"  Events: {', '.join(events_to_tick(hook))}")
     print(f"ID: {hook.id}")
     print(f"URL: {creds.url}")
     print(f"Secret: {creds.secret}")

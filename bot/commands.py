@@ -14,13 +14,13 @@ from discord.ext import commands
 
 from bot.grammar import VERBS, split_format_args
 from bot.hooks import (
-    GITHUB_EVENTS_TO_TICK,
     HOOK_ID,
     AmbiguousRefError,
     HookCredentials,
     HookError,
     InvalidInputError,
     Scope,
+    events_to_tick,
 )
 from bot.store import Hook
 from formatters.message import Embed, Message, clamp
@@ -225,7 +225,7 @@ class HookCommands(commands.Cog):
         verb = "created" if creds.created else "ready"
         lines = [f"**Payload URL:** {creds.url}", "**Content type:** application/json"]
         if hook.service == "github":
-            lines.append(f"**Events to tick:** {', '.join(GITHUB_EVENTS_TO_TICK)}")
+            lines.append(f"**Events to tick:** {', '.join(events_to_tick(hook))}")
         if ctx.interaction is None:
             try:
                 await ctx.author.send(_secret_lines(creds))

@@ -26,7 +26,40 @@ MAX_ALERTS = 10
 MIN_WINDOW_SECONDS = 60
 MAX_WINDOW_SECONDS = 24 * 3600
 MAX_GRACE_SECONDS = 7 * 24 * 3600
-GITHUB_EVENTS_TO_TICK = ("Pushes", "Pull requests", "Issues", "Releases", "Workflow runs")
+# How GitHub's webhook form names its events ("Let me select individual events").
+GITHUB_EVENT_LABELS = {
+    "push": "Pushes",
+    "create": "Branch or tag creation",
+    "delete": "Branch or tag deletion",
+    "pull_request": "Pull requests",
+    "pull_request_review": "Pull request reviews",
+    "pull_request_review_comment": "Pull request review comments",
+    "issues": "Issues",
+    "issue_comment": "Issue comments",
+    "release": "Releases",
+    "workflow_run": "Workflow runs",
+    "workflow_job": "Workflow jobs",
+    "check_suite": "Check suites",
+    "check_run": "Check runs",
+    "status": "Statuses",
+    "deployment": "Deployments",
+    "deployment_status": "Deployment statuses",
+    "star": "Stars",
+    "watch": "Watches",
+    "fork": "Forks",
+    "member": "Collaborator add, remove, or changed",
+    "repository": "Repositories",
+    "discussion": "Discussions",
+    "discussion_comment": "Discussion comments",
+}
+
+
+def events_to_tick(hook: Hook) -> list[str]:
+    """Return the GitHub webhook events a hook needs: its selection plus its rules' state."""
+    names = list(selected_event_names(hook.events, hook.service))
+    for rule in hook.alerts:
+        names += [n for n in pr_state_events(str(rule["expression"])) if n not in names]
+    return [GITHUB_EVENT_LABELS.get(name, name) for name in names]
 
 
 class HookError(Exception):

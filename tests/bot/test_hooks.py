@@ -143,3 +143,16 @@ async def test_hooks_replay_queues_a_stored_delivery_again(service: HookService,
     assert (again.body, again.event_name) == (b"{}", "push")
     with pytest.raises(HookNotFoundError):
         await service.replay("d-1", Scope(guild_id="another"))
+
+
+async def test_hooks_events_to_tick_follow_selection_and_rules(service: HookService, store: Store):
+    """The events to tick are the selection's, plus reviews when a rule reads PR state."""
+    from bot.hooks import events_to_tick
+
+    hook = (await service.create("github", "console")).hook
+    default = events_to_tick(hook)
+    assert default[:2] == ["Pushes", "Branch or tag creation"]
+    assert "Pull requests" in default
+    assert "Pull request reviews" not in default
+    hook, _, _ = await service.add_alert("hook_001", "pr.reviews >= 2")
+    assert "Pull request reviews" in events_to_tick(hook)
