@@ -122,7 +122,6 @@ class Pipeline:
         self._store = store
         self._on_queued = on_queued
         self._intake_busy = intake_busy
-        self._slice_start = 0.0
         self._clock = clock
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -178,7 +177,6 @@ class Pipeline:
             except StoreError:
                 log.exception("pipeline: %d deliveries could not be completed", len(rows))
                 return True
-            self._on_queued()
             if self._stopping and time.monotonic() > self._drain_until:
                 return False
 
@@ -187,46 +185,44 @@ class Pipeline:
         await self._process_batch([row])
 
     async def _process_batch(self, rows: list[InboxRow]) -> None:
-        """Work out every delivery of the batch, then commit them all in one transaction."""
+        """Work out the batch's deliveries, committing each slice of work as it is done.
+
+        A slice (about 5 ms of parsing and rendering) ends in one transaction, so its
+        messages go out while the rest is worked on. While deliveries are arriving, the
+        pipeline then pauses as long as it worked: they are on disk, their messages can
+        wait a little, and the receiver keeps at least half the loop. A quiet receiver
+        means no pause, so a lone event is not delayed.
+        """
         now = self._clock()
-        self._slice_start = time.monotonic()
-        rules: dict[str, HookRules | None] = {}
+        hooks = await self._store.hooks.get_many({row.hook_id for row in rows})
         channels: dict[tuple[str, str], Mapping[tuple[str, str], str]] = {}
         tracker = AlertTracker(self._store)
-        completions = []
+        completions: list[Completion] = []
+        slice_start = time.monotonic()
         for row in rows:
-            if row.hook_id not in rules:
-                rules[row.hook_id] = await self._rules(row.hook_id)
-            compiled = rules[row.hook_id]
+            hook = hooks.get(row.hook_id)
+            rules = None if hook is None else compile_rules(hook)
             templates: Mapping[tuple[str, str], str] = {}
-            if compiled is not None:
-                where = (compiled.hook.guild_id or "", compiled.hook.channel_id or "")
+            if hook is not None:
+                where = (hook.guild_id or "", hook.channel_id or "")
                 if where not in channels:
                     channels[where] = await self._store.hooks.channel_templates(*where)
                 templates = channels[where]
-            completions.append(await self._complete(row, compiled, templates, tracker, now))
-            await self._yield_to_intake()
+            completions.append(await self._complete(row, rules, templates, tracker, now))
+            worked = time.monotonic() - slice_start
+            if worked < SLICE_SECONDS:
+                await asyncio.sleep(0)  # let requests in between rows
+                continue
+            await self._commit(completions)
+            completions = []
+            await asyncio.sleep(min(worked, 0.05) if self._intake_busy() else 0)
+            slice_start = time.monotonic()
+        if completions:
+            await self._commit(completions)
+
+    async def _commit(self, completions: list[Completion]) -> None:
         await self._store.inbox.complete(completions)
-
-    async def _yield_to_intake(self) -> None:
-        """Let requests in between rows; under intake load, cap the pipeline's CPU share.
-
-        Parsing and rendering are CPU work on the loop. After each slice of work, the
-        pipeline pauses as long as it worked while deliveries are arriving (they are on
-        disk; their messages can wait a little), so the receiver keeps at least half
-        the loop. A quiet receiver means no pause, so a lone event is not delayed.
-        """
-        now = time.monotonic()
-        if now - self._slice_start < SLICE_SECONDS:
-            await asyncio.sleep(0)
-            return
-        worked = min(now - self._slice_start, 0.05)
-        await asyncio.sleep(worked if self._intake_busy() else 0)
-        self._slice_start = time.monotonic()
-
-    async def _rules(self, hook_id: str) -> HookRules | None:
-        hook = await self._store.hooks.get(hook_id)
-        return None if hook is None else compile_rules(hook)
+        self._on_queued()
 
     async def _complete(
         self,

@@ -12,7 +12,7 @@ import asyncio
 import json
 import logging
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import resources
@@ -459,6 +459,14 @@ class HookRepo:
         """Return the hook with this id, or None."""
         hooks = await self._select("WHERE id = ?", (hook_id,))
         return hooks[0] if hooks else None
+
+    async def get_many(self, hook_ids: Collection[str]) -> dict[str, Hook]:
+        """Return the hooks with these ids (missing ones are left out), in one read."""
+        if not hook_ids:
+            return {}
+        marks = ",".join("?" * len(hook_ids))
+        hooks = await self._select(f"WHERE id IN ({marks})", tuple(hook_ids))
+        return {hook.id: hook for hook in hooks}
 
     async def find_all(
         self, *, guild_id: str | None = None, channel_id: str | None = None
