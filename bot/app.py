@@ -110,6 +110,7 @@ async def running(
 
         writer = GroupCommitWriter(store)
         pipeline = Pipeline(store, queued, clock, intake_busy=writer.busy)
+        outbox.upstream_idle = pipeline.idle
         writer.on_commit = pipeline.notify
         pipeline.start()
         stack.push_async_callback(pipeline.stop)

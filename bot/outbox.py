@@ -29,6 +29,7 @@ BACKOFF_CAP = 300.0
 POLL_SECONDS = 5.0
 SEND_TIMEOUT = 60.0
 NONCE_LENGTH = 25
+LINGER_SECONDS = 0.25
 
 
 def backoff(attempts: int, retry_after: float | None, rng: Callable[[], float]) -> float:
@@ -55,11 +56,13 @@ class Outbox:
         sinks: SinkFactory,
         clock: Callable[[], float] = time.time,
         rng: Callable[[], float] = random.random,
+        upstream_idle: asyncio.Event | None = None,
     ) -> None:
         self._store = store
         self._sinks = sinks
         self._clock = clock
         self._rng = rng
+        self.upstream_idle = upstream_idle  # set once the pipeline exists
         self._wake = asyncio.Event()
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._dispatcher: asyncio.Task[None] | None = None
@@ -122,6 +125,8 @@ class Outbox:
             except PermanentSinkError as exc:
                 await self._fail(destination, str(exc))
                 return
+            if sink.coalesces:
+                await self._linger()
             try:
                 claimed = await self._store.outbox.claim_group(
                     destination, self._clock(), group_size if sink.coalesces else _one
@@ -136,6 +141,16 @@ class Outbox:
                 await asyncio.sleep(max(0.0, claimed - self._clock()))
                 continue
             await self._deliver(sink, claimed)
+
+    async def _linger(self) -> None:
+        """While the pipeline is still queuing a backlog, wait a little before forming a group.
+
+        A burst then leaves in full posts (up to 10 embeds) instead of spending the
+        destination's rate limit on the first few rows. A lone event is not held: the
+        pipeline is idle by the time its message is claimed.
+        """
+        if self.upstream_idle is not None:
+            await wait_event(self.upstream_idle, LINGER_SECONDS)
 
     async def _fail(self, destination: str, error: str) -> None:
         """Mark a destination failing: its hooks keep their messages, dead, until `on`."""

@@ -122,6 +122,8 @@ class Pipeline:
         self._store = store
         self._on_queued = on_queued
         self._intake_busy = intake_busy
+        self.idle = asyncio.Event()  # clear while a backlog is being queued
+        self.idle.set()
         self._clock = clock
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -171,11 +173,15 @@ class Pipeline:
                 log.exception("pipeline: cannot read the inbox")
                 return True
             if not rows:
+                self.idle.set()
                 return True
+            if len(rows) > 1:  # a backlog, not a lone event
+                self.idle.clear()
             try:
                 await self._process_batch(rows)
             except StoreError:
                 log.exception("pipeline: %d deliveries could not be completed", len(rows))
+                self.idle.set()
                 return True
             if self._stopping and time.monotonic() > self._drain_until:
                 return False
