@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import hashlib
 import json
@@ -30,6 +31,7 @@ POLL_SECONDS = 5.0
 SEND_TIMEOUT = 60.0
 NONCE_LENGTH = 25
 LINGER_SECONDS = 0.25
+BURST_ROWS_PER_SECOND = 8  # Discord allows about 1 post/s per channel
 
 
 def backoff(attempts: int, retry_after: float | None, rng: Callable[[], float]) -> float:
@@ -65,6 +67,7 @@ class Outbox:
         self.upstream_idle = upstream_idle  # set once the pipeline exists
         self._wake = asyncio.Event()
         self._workers: dict[str, asyncio.Task[None]] = {}
+        self._claimed: dict[str, collections.deque[tuple[float, int]]] = {}
         self._dispatcher: asyncio.Task[None] | None = None
         self._stopping = False
 
@@ -125,7 +128,7 @@ class Outbox:
             except PermanentSinkError as exc:
                 await self._fail(destination, str(exc))
                 return
-            if sink.coalesces:
+            if sink.coalesces and self._bursting(destination):
                 await self._linger()
             try:
                 claimed = await self._store.outbox.claim_group(
@@ -140,14 +143,25 @@ class Outbox:
             if isinstance(claimed, float):
                 await asyncio.sleep(max(0.0, claimed - self._clock()))
                 continue
+            self._claimed.setdefault(destination, collections.deque()).append(
+                (time.monotonic(), len(claimed))
+            )
             await self._deliver(sink, claimed)
 
-    async def _linger(self) -> None:
-        """While the pipeline is still queuing a backlog, wait a little before forming a group.
+    def _bursting(self, destination: str) -> bool:
+        """Return True when rows for this destination came faster than it can take them."""
+        now = time.monotonic()
+        recent = self._claimed.setdefault(destination, collections.deque())
+        while recent and recent[0][0] < now - 1.0:
+            recent.popleft()
+        return sum(count for _, count in recent) >= BURST_ROWS_PER_SECOND
 
-        A burst then leaves in full posts (up to 10 embeds) instead of spending the
-        destination's rate limit on the first few rows. A lone event is not held: the
-        pipeline is idle by the time its message is claimed.
+    async def _linger(self) -> None:
+        """During a burst, wait (≤ 250 ms) for the pipeline to finish queuing the backlog.
+
+        The burst then leaves in full posts (up to 10 embeds) instead of spending the
+        destination's rate limit (about 5 posts / 5 s on Discord) on a few rows each.
+        Steady traffic below the burst rate is never held.
         """
         if self.upstream_idle is not None:
             await wait_event(self.upstream_idle, LINGER_SECONDS)
