@@ -9,8 +9,11 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from pathlib import Path
 from typing import IO, Any
+
+from parsers.signatures import sign_hmac_sha256
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -93,3 +96,20 @@ def stop(process: subprocess.Popen[bytes]) -> str:
             process.kill()
             process.wait(timeout=5)
     return process.stderr.read().decode() if process.stderr else ""
+
+
+def post_signed(url: str, secret: str, body: bytes, event: str = "push") -> int:
+    """POST a GitHub delivery signed with `secret` (a fresh delivery id); return the status."""
+    request = urllib.request.Request(  # noqa: S310 - local test URL
+        url,
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "X-GitHub-Event": event,
+            "X-GitHub-Delivery": str(uuid.uuid4()),
+            "X-Hub-Signature-256": sign_hmac_sha256(body, secret),
+        },
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        return int(response.status)

@@ -9,7 +9,16 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from tests.e2e.process import ROOT, cli, create_hook, free_port, hookbot_env, start, stop
+from tests.e2e.process import (
+    ROOT,
+    cli,
+    create_hook,
+    free_port,
+    hookbot_env,
+    post_signed,
+    start,
+    stop,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -121,27 +130,6 @@ def test_cli_channel_webhook_receives_discord_json(tmp_path: Path):
     assert "Push" in json.dumps(embeds, ensure_ascii=False)
 
 
-def _signed_post(url: str, secret: str, body: bytes) -> int:
-    import urllib.request
-    import uuid
-
-    from parsers.signatures import sign_hmac_sha256
-
-    request = urllib.request.Request(  # noqa: S310 - local test URL
-        url,
-        data=body,
-        method="POST",
-        headers={
-            "Content-Type": "application/json",
-            "X-GitHub-Event": "push",
-            "X-GitHub-Delivery": str(uuid.uuid4()),
-            "X-Hub-Signature-256": sign_hmac_sha256(body, secret),
-        },
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-        return int(response.status)
-
-
 def _push(login: str, message: str) -> bytes:
     from tests.conftest import sample
 
@@ -164,14 +152,10 @@ def test_cli_filter_and_format_shape_a_running_server(tmp_path: Path):
             assert added.returncode == 0, added.stderr
             assert "applies to" in added.stdout
             assert (
-                _signed_post(
-                    created["url"], created["secret"], _push("dependabot[bot]", "bot-bump")
-                )
+                post_signed(created["url"], created["secret"], _push("dependabot[bot]", "bot-bump"))
                 == 202
             )
-            assert (
-                _signed_post(created["url"], created["secret"], _push("mona", "human-one")) == 202
-            )
+            assert post_signed(created["url"], created["secret"], _push("mona", "human-one")) == 202
             _wait_for_text(out, "human-one")
             formatted = cli(
                 env,
@@ -183,9 +167,7 @@ def test_cli_filter_and_format_shape_a_running_server(tmp_path: Path):
             )
             assert formatted.returncode == 0, formatted.stderr
             assert "🔔 push: Push to main" in formatted.stdout
-            assert (
-                _signed_post(created["url"], created["secret"], _push("mona", "human-two")) == 202
-            )
+            assert post_signed(created["url"], created["secret"], _push("mona", "human-two")) == 202
             printed = _wait_for_text(out, "🔔 push: Push to main: 3 commits by mona")
         finally:
             stop(process)

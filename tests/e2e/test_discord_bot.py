@@ -14,6 +14,7 @@ import aiohttp
 import pytest
 
 from bot.app import Running, running
+from bot.config import Settings
 from bot.hooks import Scope
 from parsers.signatures import sign_hmac_sha256
 from tests.conftest import make_settings, sample
@@ -67,6 +68,16 @@ class World:
             return response.status
 
 
+def _settings(tmp_path: Path, fake: FakeDiscord) -> Settings:
+    """hookbot's settings for a run against the fake Discord."""
+    return make_settings(
+        tmp_path,
+        discord_token=fake.token,
+        discord_api_base=fake.api_base,
+        discord_gateway_url=fake.gateway_url,
+    )
+
+
 async def _ready(app: Running, timeout: float = 15) -> None:
     assert app.bot is not None
     async with asyncio.timeout(timeout):
@@ -78,12 +89,7 @@ async def _ready(app: Running, timeout: float = 15) -> None:
 async def world(tmp_path: Path) -> AsyncIterator[World]:
     fake = FakeDiscord()
     await fake.start()
-    settings = make_settings(
-        tmp_path,
-        discord_token=fake.token,
-        discord_api_base=fake.api_base,
-        discord_gateway_url=fake.gateway_url,
-    )
+    settings = _settings(tmp_path, fake)
     try:
         with pointed_at(fake):
             async with running(settings) as app, aiohttp.ClientSession() as session:
@@ -266,12 +272,7 @@ async def test_bot_discord_down_at_startup_then_posts(tmp_path: Path):
     fake = FakeDiscord()
     await fake.start()
     fake.set_unreachable(True)
-    settings = make_settings(
-        tmp_path,
-        discord_token=fake.token,
-        discord_api_base=fake.api_base,
-        discord_gateway_url=fake.gateway_url,
-    )
+    settings = _settings(tmp_path, fake)
     try:
         with pointed_at(fake):
             async with running(settings) as app, aiohttp.ClientSession() as session:
@@ -420,12 +421,7 @@ async def test_bot_aggregate_one_minute_posts_one_digest(tmp_path: Path):
     fake = FakeDiscord()
     await fake.start()
     clock = FakeClock()
-    settings = make_settings(
-        tmp_path,
-        discord_token=fake.token,
-        discord_api_base=fake.api_base,
-        discord_gateway_url=fake.gateway_url,
-    )
+    settings = _settings(tmp_path, fake)
     try:
         with pointed_at(fake):
             async with running(settings, clock=clock) as app, aiohttp.ClientSession() as session:

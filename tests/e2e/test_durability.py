@@ -8,16 +8,13 @@ import signal
 import subprocess
 import threading
 import time
-import urllib.request
-import uuid
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from parsers.signatures import sign_hmac_sha256
 from tests.conftest import sample
-from tests.e2e.process import ROOT, create_hook, free_port, hookbot_env, start, stop
+from tests.e2e.process import ROOT, create_hook, free_port, hookbot_env, post_signed, start, stop
 
 pytestmark = pytest.mark.e2e
 
@@ -29,20 +26,7 @@ def _post(url: str, secret: str, index: int) -> int:
     payload = json.loads(sample("github/push"))
     payload["head_commit"]["message"] = f"durable-{index:04d} " + "padding " * 40
     payload["commits"][-1]["message"] = payload["head_commit"]["message"]
-    body = json.dumps(payload).encode()
-    request = urllib.request.Request(  # noqa: S310 - local test URL
-        url,
-        data=body,
-        method="POST",
-        headers={
-            "Content-Type": "application/json",
-            "X-GitHub-Event": "push",
-            "X-GitHub-Delivery": str(uuid.uuid4()),
-            "X-Hub-Signature-256": sign_hmac_sha256(body, secret),
-        },
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-        return int(response.status)
+    return post_signed(url, secret, json.dumps(payload).encode())
 
 
 def _messages(text: str) -> Counter[int]:
