@@ -43,9 +43,7 @@ import logging
 import math
 import os
 import re
-import shutil
 import signal
-import socket
 import sqlite3
 import sys
 import tempfile
@@ -64,6 +62,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # First on the path: `tests` is not an installed package, and the code measured is this tree's.
 sys.path.insert(0, str(ROOT))
 
+from bench.ingest import BenchError, free_port, hookbot_command  # noqa: E402
 from parsers.signatures import sign_hmac_sha256  # noqa: E402
 from tests.e2e.fake_discord import FakeDiscord  # noqa: E402
 
@@ -87,10 +86,6 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 # Settings hookbot must not inherit from the caller's environment (or the bench sets them).
 CLEARED_ENV = ("DISCORD_", "HOOKBOT_", "GITHUB_")
 CLEARED_NAMES = ("PUBLIC_URL", "NGROK_AUTHTOKEN", "DOCKER_HOSTS", "LOG_LEVEL")
-
-
-class BenchError(Exception):
-    """A step of the benchmark failed; the message says which."""
 
 
 @dataclass(frozen=True)
@@ -202,22 +197,6 @@ class BurstResult:
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-def hookbot_command() -> str:
-    beside = Path(sys.executable).parent / "hookbot"
-    if beside.exists():
-        return str(beside)
-    found = shutil.which("hookbot")
-    if found is None:
-        raise BenchError("no `hookbot` command: run with the project venv's python")
-    return found
 
 
 def hookbot_env(fake: FakeDiscord, db: Path, port: int) -> dict[str, str]:
