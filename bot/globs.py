@@ -206,10 +206,6 @@ class Glob:
             return self._regex.fullmatch
         return self.matches
 
-    def matches_any(self, values: list[str]) -> bool:
-        """Return True when at least one of the values matches."""
-        return any(self.matches(value) for value in values)
-
 
 @functools.lru_cache(maxsize=4096)
 def compile_glob(pattern: str, *, ignore_case: bool = False) -> Glob:

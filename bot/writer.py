@@ -28,7 +28,6 @@ class GroupCommitWriter:
         self._queue: asyncio.Queue[_Item | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self.on_commit = on_commit
-        self.batches = 0
         self._last_commit = 0.0
 
     def busy(self, within: float = 0.1) -> bool:
@@ -90,7 +89,6 @@ class GroupCommitWriter:
                 if not future.done():
                     future.set_exception(exc)
             return
-        self.batches += 1
         self._last_commit = time.monotonic()
         for (_, future), is_new in zip(deliveries, inserted, strict=True):
             if not future.done():
