@@ -30,4 +30,5 @@ class Event:
     status: str | None = None
     branch: str | None = None
     subject: str | None = None
+    provider: str | None = None  # who sent it when a service has several senders (ci: jenkins, …)
     fields: Mapping[str, JSON] = field(default_factory=lambda: MappingProxyType({}))
