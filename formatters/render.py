@@ -12,6 +12,16 @@ back after rendering:
     embed_author_icon  the author icon URL (default: field `actor_avatar_url`)
     embed_footer       the footer (default: "<service> · <kind>")
 
+User templates escape every value they print (`{{ … }}`) for Discord markdown, with
+the `md` filter's rules, and print `None` as nothing; the template's own text is never
+escaped. Text that is already markdown is a `Markdown` string and is printed as it is:
+what `md` and `raw` (the opt-out) return, what a macro, `caller()` or a `{% set %}`
+block renders, and a `~` or `join` with such an operand (its other operands are escaped
+instead). Anything computed from a `Markdown` string is plain text again, so `md` or
+`raw` comes last in a filter chain. A value that is one plain web address is kept
+intact, since escaping would break the link. Built-in defaults escape explicitly with
+`md` and print values as they are.
+
 Every render runs under a budget (see the MAX_* constants): source length, output
 size, total loop iterations and macro calls, the size of any value a template
 builds, and the total characters built. Exceeding one raises TemplateLimitError.
@@ -33,7 +43,7 @@ import jinja2
 from jinja2 import nodes, pass_environment, pass_eval_context
 from jinja2.exceptions import SecurityError
 from jinja2.nodes import EvalContext
-from jinja2.runtime import Context, LoopContext
+from jinja2.runtime import BlockReference, Context, LoopContext, Macro
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.visitor import NodeTransformer
 
@@ -48,12 +58,14 @@ __all__ = [
     "MAX_VALUE",
     "MAX_WORK",
     "BoundedEnvironment",
+    "Markdown",
     "TemplateError",
     "TemplateLimitError",
     "TemplateParseError",
     "TemplateRenderError",
     "TemplateSecurityError",
     "TemplateVariableError",
+    "raw",
     "render_default",
     "render_user",
     "template_context",
@@ -287,12 +299,62 @@ def _neutralise_mention(match: re.Match[str]) -> str:
     return f"<\u200b{match[2]}{match[3]}>"
 
 
-def md(value: object) -> str:
-    """Escape Discord markdown and break mentions (`@everyone`, `<@id>`, …) with a ZWSP."""
+class Markdown(str):
+    """Text that is already Discord markdown: a user template prints it without escaping.
+
+    `md` and `raw` return it; see the module doc for what else does.
+    """
+
+    __slots__ = ()
+
+
+def md(value: object) -> Markdown:
+    """Escape Discord markdown and break mentions (`@everyone`, `<@id>`, …) with a ZWSP.
+
+    Text that is already `Markdown` is returned as it is, so nothing is escaped twice.
+    """
+    if isinstance(value, Markdown):
+        return value
     text = "" if value is None else str(value)
     text = _MENTION.sub(_neutralise_mention, text)
     text = _MARKDOWN.sub(r"\\\1", text)
-    return _HEADING.sub(r"\1\\#", text)
+    return Markdown(_HEADING.sub(r"\1\\#", text))
+
+
+def raw(value: object) -> Markdown:
+    """Mark text to be printed without markdown escaping; mentions are still broken."""
+    if isinstance(value, Markdown):
+        return value
+    text = "" if value is None else str(value)
+    return Markdown(_MENTION.sub(_neutralise_mention, text))
+
+
+# One web address and nothing that could end Discord's autolink early or start markup
+# outside it: such a value is kept intact, because escaping a `_` in it breaks the link.
+_WEB_ADDRESS = re.compile(r"https?://[^\s<>\[\]()`\\|]+")
+
+
+def _escaped(value: object) -> object:
+    """Return a value as a user template prints it: see the module doc."""
+    if value is None:
+        return ""
+    if isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, str) and _WEB_ADDRESS.fullmatch(value):
+        return raw(value)
+    return md(value)
+
+
+def _marked_join(separator: object, parts: Iterable[object]) -> Markdown | None:
+    """Join as `Markdown` when any piece is `Markdown`, escaping the others; else None.
+
+    Jinja's `~` and `join` give `None` the text "None"; so does this.
+    """
+    pieces = [separator, *parts]
+    if not any(isinstance(piece, Markdown) for piece in pieces):
+        return None
+    escaped = [piece if isinstance(piece, Markdown) else md(str(piece)) for piece in pieces]
+    return Markdown(escaped[0].join(escaped[1:]))
 
 
 def short_sha(value: object, length: int = 7) -> str:
@@ -331,8 +393,13 @@ def duration(seconds: object) -> str:
     return " ".join(parts) or "0s"
 
 
-def _bounded_filters(originals: Mapping[str, Callable[..., Any]]) -> dict[str, Any]:
-    """Return Jinja's filters with the ones that can amplify their input bounded."""
+def _bounded_filters(
+    originals: Mapping[str, Callable[..., Any]], *, escape_markdown: bool
+) -> dict[str, Any]:
+    """Return Jinja's filters with the ones that can amplify their input bounded.
+
+    With `escape_markdown`, `join` keeps `Markdown` items from being escaped twice.
+    """
     join, replace_, wordwrap, indent = (
         originals["join"],
         originals["replace"],
@@ -370,6 +437,10 @@ def _bounded_filters(originals: Mapping[str, Callable[..., Any]]) -> dict[str, A
     ) -> str:
         items = list(value)
         _check_join(d, items)
+        if escape_markdown and attribute is None:
+            marked = _marked_join(d, items)
+            if marked is not None:
+                return marked
         return str(join(eval_ctx, items, d, attribute))
 
     @pass_eval_context
@@ -418,6 +489,7 @@ def _bounded_filters(originals: Mapping[str, Callable[..., Any]]) -> dict[str, A
         slice=slice_,
         sum=sum_,
         md=md,
+        raw=raw,
         short_sha=short_sha,
         truncate_line=truncate_line,
         plural=plural,
@@ -545,6 +617,27 @@ class _Bounder(NodeTransformer):
         self.generic_visit(node.filter)
         return node
 
+    def visit_AssignBlock(self, node: nodes.AssignBlock) -> list[nodes.Node]:  # noqa: N802
+        # `{% set x %}…{% endset %}`, then `{% set x = bounded_block(x) %}`. Like a filter
+        # block's, the filter stays a Filter node (the compiler feeds it the body).
+        node.body = [self.visit(part) for part in node.body]
+        if node.filter is not None:
+            self.generic_visit(node.filter)
+        lineno = node.lineno
+        load: nodes.Expr
+        store: nodes.Expr
+        if isinstance(node.target, nodes.NSRef):
+            name, attr = node.target.name, node.target.attr
+            load = nodes.Getattr(nodes.Name(name, "load"), attr, "load", lineno=lineno)
+            store = nodes.NSRef(name, attr, lineno=lineno)
+        elif isinstance(node.target, nodes.Name):
+            load = nodes.Name(node.target.name, "load", lineno=lineno)
+            store = nodes.Name(node.target.name, "store", lineno=lineno)
+        else:
+            return [node]
+        value = self._call("bounded_block", [load], lineno)
+        return [node, nodes.Assign(store, value, lineno=lineno)]
+
     def visit_Concat(self, node: nodes.Concat) -> nodes.Node:  # noqa: N802
         self.generic_visit(node)
         return self._call("bounded_concat", list(node.nodes), node.lineno)
@@ -574,13 +667,29 @@ def _finalize(value: Any) -> Any:
     return value
 
 
+def _finalize_escaped(value: Any) -> Any:
+    _spend(_size(value))
+    return _escaped(value)
+
+
 class BoundedEnvironment(ImmutableSandboxedEnvironment):
     """The immutable sandbox plus hard bounds on time and memory; see the module doc."""
 
     intercepted_binops = frozenset({"*", "**", "+", "%"})
 
-    def __init__(self, loader: jinja2.BaseLoader | None = None, *, tidy: bool = False) -> None:
-        """Build the environment; `tidy` drops the newline and indent around block tags."""
+    def __init__(
+        self,
+        loader: jinja2.BaseLoader | None = None,
+        *,
+        tidy: bool = False,
+        escape_markdown: bool = False,
+    ) -> None:
+        """Build the environment.
+
+        `tidy` drops the newline and indent around block tags; `escape_markdown` escapes
+        every printed value for Discord markdown, as user templates do (module doc).
+        """
+        self.escape_markdown = escape_markdown
         super().__init__(
             loader=loader,
             trim_blocks=tidy,
@@ -588,10 +697,10 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
             undefined=jinja2.StrictUndefined,
             autoescape=False,
             auto_reload=False,
-            finalize=_finalize,
+            finalize=_finalize_escaped if escape_markdown else _finalize,
             keep_trailing_newline=False,
         )
-        self.filters = _bounded_filters(self.filters)
+        self.filters = _bounded_filters(self.filters, escape_markdown=escape_markdown)
         self.globals.pop("lipsum", None)  # unbounded and random
         self.globals["range"] = _bounded_range
 
@@ -624,7 +733,17 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
         """Join `~` operands after checking the result's size."""
         if sum(_size(part) for part in parts) > MAX_VALUE:
             raise TemplateLimitError(f"a value would be larger than {MAX_VALUE} characters")
+        if self.escape_markdown:
+            marked = _marked_join("", parts)
+            if marked is not None:
+                _charge(marked)
+                return marked
         return str(_charge("".join(str(part) for part in parts)))
+
+    def bounded_block(self, value: Any) -> Any:
+        """Spend the text a `{% set %}` block captured; mark it as markdown when escaping."""
+        value = _charge(value)
+        return Markdown(value) if self.escape_markdown else value
 
     # -- sandbox policy
 
@@ -677,7 +796,11 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
                 args = (items,)
             elif name == "replace" and len(args) >= 2:
                 _check_replace(receiver, args[0], args[1], args[2] if len(args) > 2 else -1)
-        return _charge(super().call(__context, __obj, *args, **kwargs))
+        result = _charge(super().call(__context, __obj, *args, **kwargs))
+        if __self.escape_markdown and isinstance(__obj, Macro | BlockReference | LoopContext):
+            # Rendered template text: its values were escaped when they were printed.
+            return Markdown(result)
+        return result
 
 
 def _is_int(value: object) -> bool:
@@ -697,7 +820,7 @@ def _check_multiply(left: Any, right: Any) -> None:
 
 # --- rendering ------------------------------------------------------------------------
 
-_USER_ENV = BoundedEnvironment()
+_USER_ENV = BoundedEnvironment(escape_markdown=True)
 _DEFAULT_ENV = BoundedEnvironment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR), tidy=True)
 
 _UNDEFINED_NAME = re.compile(r"^'(?P<name>[^']+)' is undefined$")
