@@ -287,7 +287,8 @@ def verify_with_options(
         SignatureError: A signature is malformed or does not match, or none was sent
             and the hook requires one.
     """
-    standard = nonblank_header(headers, WEBHOOK_SIGNATURE_HEADER)
+    # A signature header that is present but blank still counts as sent, and fails.
+    standard = header(headers, WEBHOOK_SIGNATURE_HEADER)
     hub = header(headers, HUB_SIGNATURE_HEADER)
     if standard is None and hub is None:
         if options.get("signed") is True:
