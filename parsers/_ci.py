@@ -126,10 +126,11 @@ class CiRun:
     job: str | None = None
     duration: int | None = None
     triggered_by: str | None = None
-    actor_avatar_url: str | None = None
+    avatar_url: str | None = None
     failed_jobs: tuple[FailedJob, ...] = ()
     environment: str | None = None
     environment_url: str | None = None
+    description: str | None = None
     occurred_at: datetime | None = None
     extra: Mapping[str, JSON] = field(default_factory=dict)
 
@@ -180,13 +181,14 @@ def to_event(run: CiRun) -> Event:
         "triggered_by": run.triggered_by,
         "failed_jobs": [job.to_json() for job in run.failed_jobs],
         "result": run.result,
-        "actor_avatar_url": run.actor_avatar_url,
+        "triggered_by_avatar_url": run.avatar_url,
     }
     if thing == "stage":
         fields["next_stage"] = run.next_stage
     if thing == "deploy":
         fields["environment"] = run.environment
         fields["environment_url"] = run.environment_url
+        fields["description"] = run.description
     fields.update(run.extra)
     return Event(
         service=SERVICE,
@@ -384,7 +386,7 @@ _COMMON_DOCS = {
     "failed_jobs[].reason": "Why, in the provider's words (`script failure`, `failed at step …`).",
     "failed_jobs[].url": "Job web page.",
     "result": "The provider's own status word (`SUCCESS`, `UNSTABLE`, `timed_out`, …).",
-    "actor_avatar_url": "Avatar of who triggered it, when sent.",
+    "triggered_by_avatar_url": "Avatar of who triggered it, when sent.",
 }
 
 FIELD_DOCS: dict[str, dict[str, str]] = {
@@ -403,6 +405,7 @@ FIELD_DOCS: dict[str, dict[str, str]] = {
     "deploy": {
         "environment": "Environment deployed to (`production`, `staging`, …).",
         "environment_url": "Address of the deployed environment, when set.",
+        "description": "What the deployment said about itself (GitHub), when anything.",
     },
 }
 """Field path → one-line description, per event name (`*`: fields every kind carries)."""

@@ -156,7 +156,6 @@ def _workflow_run(delivery: str, payload: Mapping[str, JSON]) -> list[Event]:
         project_url=repo_url,
         result=conclusion or get_opt_str(run, "status", at=at),
         workflow=name,
-        pipeline_name=nonempty(get_opt_str(run, "display_title", at=at)),
         pipeline_id=get_opt_int(run, "id", at=at),
         number=get_opt_int(run, "run_number", at=at),
         pipeline_url=url,
@@ -169,7 +168,7 @@ def _workflow_run(delivery: str, payload: Mapping[str, JSON]) -> list[Event]:
         triggered_by=get_opt_str(run, "triggering_actor.login", at=at)
         or get_opt_str(run, "actor.login", at=at)
         or sender,
-        actor_avatar_url=get_opt_str(run, "triggering_actor.avatar_url", at=at) or avatar,
+        avatar_url=get_opt_str(run, "triggering_actor.avatar_url", at=at) or avatar,
         occurred_at=updated,
     )
     return [to_event(ci)]
@@ -232,7 +231,7 @@ def _workflow_job(delivery: str, payload: Mapping[str, JSON]) -> list[Event]:
         if action == "completed"
         else None,
         triggered_by=sender,
-        actor_avatar_url=avatar,
+        avatar_url=avatar,
         failed_jobs=failed,
         occurred_at=get_time(job, "completed_at", at=at) or get_time(job, "started_at", at=at),
         extra={
@@ -280,7 +279,7 @@ def _check_suite(delivery: str, payload: Mapping[str, JSON]) -> list[Event]:
         if action == "completed"
         else None,
         triggered_by=sender,
-        actor_avatar_url=avatar,
+        avatar_url=avatar,
         occurred_at=get_time(suite, "updated_at", at=at),
     )
     return [to_event(ci)]
@@ -317,9 +316,10 @@ def _deployment_status(delivery: str, payload: Mapping[str, JSON]) -> list[Event
         commit=sha,
         commit_url=_commit_url(repo_url, sha),
         triggered_by=get_opt_str(deployment, "creator.login", at="deployment") or sender,
-        actor_avatar_url=avatar,
+        avatar_url=avatar,
         environment=environment,
         environment_url=nonempty(get_opt_str(status, "environment_url", at=at)),
+        description=nonempty(get_opt_str(status, "description", at=at)),
         occurred_at=get_time(status, "updated_at", at=at) or get_time(status, "created_at", at=at),
     )
     return [to_event(ci)]

@@ -301,9 +301,9 @@ def _pipeline(delivery: str, payload: Mapping[str, JSON]) -> list[Event]:
         job=failed[0].name if failed and state == "failed" else None,
         duration=seconds(get_opt_number(attrs, "duration", at=at)) if finished else None,
         triggered_by=triggered_by,
-        actor_avatar_url=avatar,
+        avatar_url=avatar,
         failed_jobs=failed,
-        occurred_at=(get_time(attrs, "finished_at", at=at) if finished else None)
+        occurred_at=(get_time(attrs, "finished_at", at=at) if finished else _latest(builds))
         or get_time(attrs, "created_at", at=at),
     )
     events = [to_event(base)]
@@ -312,6 +312,12 @@ def _pipeline(delivery: str, payload: Mapping[str, JSON]) -> list[Event]:
         if stage is not None:
             events.append(to_event(stage.run(base)))
     return events
+
+
+def _latest(builds: list[_Build]) -> datetime | None:
+    """Return when the last job started or finished: when a running pipeline last moved."""
+    times = [t for b in builds for t in (b.started_at, b.finished_at) if t is not None]
+    return max(times, default=None)
 
 
 def _pipeline_state(status: str, builds: list[_Build]) -> str | None:
@@ -382,7 +388,7 @@ class _StageEnd:
             job=self.failed[0].name if self.failed else None,
             duration=self.duration,
             triggered_by=pipeline.triggered_by,
-            actor_avatar_url=pipeline.actor_avatar_url,
+            avatar_url=pipeline.avatar_url,
             failed_jobs=self.failed,
             occurred_at=pipeline.occurred_at,
         )
@@ -391,21 +397,22 @@ class _StageEnd:
 def _finished_stage(builds: list[_Build], stages: list[str], project: _Project) -> _StageEnd | None:
     """Return the stage this report is the end of, when that is exact (module doc)."""
     by_stage = {name: [b for b in builds if b.stage == name] for name in stages}
-    for i, name in enumerate(stages[:-1]):
+    names = [name for name in stages if by_stage[name]]
+    for i, name in enumerate(names[:-1]):
         jobs = by_stage[name]
+        if any(b.status not in _SETTLED for b in jobs):
+            return None  # this stage is still going: none after it has finished
+        if any(b.started for later in names[i + 1 :] for b in by_stage[later]):
+            continue  # a later stage began, so this one ended at an earlier report
+        following = by_stage[names[i + 1]]
         ran = [b for b in jobs if b.status in _FINISHED]
-        if not jobs or not ran or any(b.status not in _SETTLED for b in jobs):
-            continue
-        later = [b for stage in stages[i + 1 :] for b in by_stage[stage]]
-        following = by_stage[stages[i + 1]]
-        if not following or any(b.started for b in later):
+        if not ran or all(b.status in _SETTLED for b in following):
             return None
-        if any(b.status not in _SETTLED for b in following):
-            failed = tuple(job for job in (b.failed(project) for b in jobs) if job is not None)
-            starts = [b.started_at for b in ran if b.started_at is not None]
-            ends = [b.finished_at for b in ran if b.finished_at is not None]
-            span = between(min(starts), max(ends)) if starts and ends else None
-            return _StageEnd(name, stages[i + 1], failed, span)
+        failed = tuple(job for job in (b.failed(project) for b in jobs) if job is not None)
+        starts = [b.started_at for b in ran if b.started_at is not None]
+        ends = [b.finished_at for b in ran if b.finished_at is not None]
+        span = between(min(starts), max(ends)) if starts and ends else None
+        return _StageEnd(name, names[i + 1], failed, span)
     return None
 
 
@@ -453,7 +460,7 @@ def _job(delivery: str, payload: Mapping[str, JSON]) -> list[Event]:
         job=name,
         duration=seconds(get_opt_number(payload, "build_duration")),
         triggered_by=triggered_by,
-        actor_avatar_url=avatar,
+        avatar_url=avatar,
         failed_jobs=failed,
         occurred_at=get_time(payload, "build_finished_at")
         or get_time(payload, "build_started_at")
@@ -496,7 +503,7 @@ def _deployment(delivery: str, payload: Mapping[str, JSON]) -> list[Event]:
         commit_message=first_line(get_opt_str(payload, "commit_title")),
         commit_url=commit_url,
         triggered_by=triggered_by,
-        actor_avatar_url=avatar,
+        avatar_url=avatar,
         environment=environment,
         environment_url=nonempty(get_opt_str(payload, "environment_external_url")),
         occurred_at=get_time(payload, "status_changed_at"),
