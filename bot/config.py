@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 from collections.abc import Mapping
@@ -17,6 +18,48 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 class ConfigError(Exception):
     """A setting has an invalid value; the message names the variable."""
+
+
+class StartupError(Exception):
+    """A valid setting cannot be used on this machine now; one line naming it and the fix."""
+
+
+def check_database_path(path: str) -> None:
+    """Refuse a HOOKBOT_DB that SQLite cannot create, before opening it.
+
+    Raises:
+        StartupError: the folder is missing or not a folder, or the path is a folder.
+    """
+    if path == ":memory:":
+        return
+    target = Path(path).expanduser()
+    folder = target.parent
+    if target.is_dir():
+        raise StartupError(f"HOOKBOT_DB={path} is a directory; give a file path inside it")
+    if not folder.exists():
+        raise StartupError(
+            f"HOOKBOT_DB={path}: the directory {folder} does not exist; create it "
+            f"(mkdir -p {folder}) or set HOOKBOT_DB to a file in an existing directory"
+        )
+    if not folder.is_dir():
+        raise StartupError(f"HOOKBOT_DB={path}: {folder} is not a directory")
+
+
+def listen_error(host: str, port: int, exc: OSError) -> StartupError:
+    """Explain why the receiver cannot listen on host:port, in one line naming the settings."""
+    where = f"cannot listen on {host}:{port} (HOOKBOT_HOST, HOOKBOT_PORT)"
+    if exc.errno == errno.EADDRINUSE:
+        fix = (
+            "the port is already in use; stop the other process (is hookbot already running?) "
+            "or set HOOKBOT_PORT to a free port"
+        )
+    elif exc.errno == errno.EACCES:
+        fix = "permission denied; ports below 1024 need privileges: set HOOKBOT_PORT above 1023"
+    elif exc.errno == errno.EADDRNOTAVAIL:
+        fix = "this machine has no such address; set HOOKBOT_HOST to one of its addresses"
+    else:
+        fix = f"{exc.strerror or exc}; check HOOKBOT_HOST and HOOKBOT_PORT"
+    return StartupError(f"{where}: {fix}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +161,6 @@ class Settings:
         if self.public_url is None and self.ngrok_authtoken is None:
             warnings.append(
                 "PUBLIC_URL is unset and no tunnel is configured: webhook URLs point at "
-                f"{self.base_url}, which GitHub cannot reach; set PUBLIC_URL or NGROK_AUTHTOKEN"
+                f"{self.base_url}, which GitHub cannot reach; set PUBLIC_URL"
             )
         return warnings
