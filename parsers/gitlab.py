@@ -1004,6 +1004,37 @@ def _pipeline_jobs(
     return sorted(jobs, key=position)
 
 
+_WAITING = frozenset({"pending", "created", "preparing", "waiting_for_resource", "scheduled"})
+
+
+def _stage_status(statuses: list[str]) -> str:
+    """Fold the statuses of a stage's jobs into one (an allowed failure counts as passed)."""
+    for status, when in (
+        ("failed", {"failed"}),
+        ("running", {"running", "canceling"}),
+        ("pending", _WAITING),
+        ("canceled", {"canceled"}),
+        ("manual", {"manual"}),
+        ("success", {"success", "allowed_failure"}),
+    ):
+        if not when.isdisjoint(statuses):
+            return status
+    return "skipped"
+
+
+def _stage_results(stages: list[JSON], jobs: list[dict[str, JSON]]) -> list[JSON]:
+    """Return each stage with the status of its jobs, in pipeline order."""
+    seen: dict[str, list[str]] = {str(stage): [] for stage in stages}
+    for job in jobs:
+        stage, status = job["stage"], job["status"]
+        if not isinstance(stage, str):
+            continue
+        if status == "failed" and job["allow_failure"]:
+            status = "allowed_failure"
+        seen.setdefault(stage, []).append(status if isinstance(status, str) else "")
+    return [{"name": stage, "status": _stage_status(found)} for stage, found in seen.items()]
+
+
 def _short_commit(p: Mapping[str, JSON], path: str) -> dict[str, JSON] | None:
     """Shape the optional commit object at `path`."""
     commit = get_opt_dict(p, path)
@@ -1061,6 +1092,7 @@ def _parse_pipeline(d: _Delivery) -> Event:
         "queued_seconds": _seconds(attrs, "queued_duration", at=at),
         "url": url,
         "failed_stage": blocking[0]["stage"] if blocking else None,
+        "stage_results": _stage_results(stages, jobs),
     }
     return _event(
         d,
@@ -1793,6 +1825,7 @@ FIELD_DOCS: dict[str, dict[str, str]] = {
         "pipeline.queued_seconds": "Seconds it waited for a runner.",
         "pipeline.url": "Pipeline web page.",
         "pipeline.failed_stage": "Stage of the first failed job (one not allowed to fail).",
+        "pipeline.stage_results": "Each stage (`name`) with its jobs' overall `status`.",
         "tag": "Tag name when it ran on a tag.",
         "commit": "The commit (`commit.id`, `commit.message`, `commit.author`, `commit.url`).",
         "merge_request": "The merge request it ran for: number, title, url, base, head, state.",

@@ -690,6 +690,11 @@ def test_failed_pipeline_names_the_failing_jobs() -> None:
     assert pipeline["duration_seconds"] == 105
     assert pipeline["failed_stage"] == "test"
     assert pipeline["stages"] == ["build", "test", "deploy"]
+    assert pipeline["stage_results"] == [
+        {"name": "build", "status": "success"},
+        {"name": "test", "status": "failed"},
+        {"name": "deploy", "status": "skipped"},
+    ]
     jobs = fields["jobs"]
     assert isinstance(jobs, list)
     assert [job["name"] for job in jobs] == [
@@ -720,6 +725,7 @@ def test_pipeline_failed_only_by_allowed_failures_lists_them() -> None:
         if build["status"] == "failed":
             build["allow_failure"] = True
     fields = fields_of(parse_body("pipeline.failed", body))
+    assert fields["pipeline"]["stage_results"][1] == {"name": "test", "status": "success"}
     assert [job["name"] for job in fields["failed_jobs"]] == [
         "unit-tests",
         "e2e-safari",
@@ -743,6 +749,34 @@ def test_pipeline_kind_is_the_status(status: str, words: str) -> None:
     assert event.kind == f"pipeline.{status}"
     assert event.status == status
     assert event.title == f"Pipeline #1042 {words} on main"
+
+
+@pytest.mark.parametrize(
+    ("statuses", "folded"),
+    [
+        (["success", "running"], "running"),
+        (["pending", "success"], "pending"),
+        (["manual", "skipped"], "manual"),
+        (["canceled", "success"], "canceled"),
+        (["skipped"], "skipped"),
+        (["failed", "running"], "failed"),
+    ],
+)
+def test_stage_results_fold_job_statuses(statuses: list[str], folded: str) -> None:
+    """A stage's status is its most telling job's: failed, running, waiting, …, skipped."""
+    body = payload("pipeline")
+    body["builds"] = [
+        {"id": n, "name": f"j{n}", "stage": "test", "status": status}
+        for n, status in enumerate(statuses)
+    ]
+    body["builds"].append({"id": 99, "name": "extra", "stage": "later", "status": "created"})
+    results = fields_of(parse_body("pipeline", body))["pipeline"]["stage_results"]
+    assert results == [
+        {"name": "build", "status": "skipped"},
+        {"name": "test", "status": folded},
+        {"name": "deploy", "status": "skipped"},
+        {"name": "later", "status": "pending"},
+    ]
 
 
 def test_tag_pipeline_has_no_branch() -> None:
@@ -938,6 +972,38 @@ def test_generic_event_titles(hook: str, body: dict[str, Any], kind: str, title:
     """Generic events are titled from what the payload has."""
     [event] = gitlab.parse({"X-Gitlab-Event": hook}, json.dumps(body).encode())
     assert (event.kind, event.title) == (kind, title)
+
+
+def test_sparse_payloads_fall_back_gracefully() -> None:
+    """Optional values GitLab sometimes leaves out give nulls and fallbacks, not errors."""
+    body = payload("push")
+    body["commits"][-1]["message"] = "\n  \n"
+    assert fields_of(parse_body("push", body))["latest_commit_message"] == ""
+    body = payload("merge_request")
+    del body["object_attributes"]["detailed_merge_status"]
+    assert fields_of(parse_body("merge_request", body))["mr"]["merge_status"] == "can_be_merged"
+    body = payload("job")
+    del body["pipeline_id"]
+    assert fields_of(parse_body("job", body))["job"]["pipeline_url"] is None
+    body = payload("pipeline")
+    body["builds"][0]["stage"] = None
+    results = fields_of(parse_body("pipeline", body))["pipeline"]["stage_results"]
+    assert {"name": "deploy", "status": "skipped"} in results
+
+
+def test_non_finite_durations_are_refused() -> None:
+    """JSON cannot say infinity, but a decoded payload handed to parse_payload might."""
+    body = payload("pipeline")
+    body["object_attributes"]["duration"] = float("inf")
+    with pytest.raises(PayloadError, match="finite"):
+        gitlab.parse_payload("pipeline", "d", body)
+
+
+def test_generic_event_name_that_cannot_be_a_kind() -> None:
+    """A generic event whose event_name is not a snake word is unsupported."""
+    body = {"event_name": "Project Created!", "path_with_namespace": "g/p"}
+    with pytest.raises(UnsupportedEventError, match="kind"):
+        gitlab.parse({"X-Gitlab-Event": "Project Hook"}, json.dumps(body).encode())
 
 
 # --------------------------------------------------------------------------- timestamps
