@@ -334,11 +334,11 @@ def get_time(obj: Mapping[str, JSON], path: str, *, at: str = "") -> datetime | 
     text = _SPACED_OFFSET.sub(lambda m: m[1] or "+00:00", text.strip())
     try:
         parsed = datetime.fromisoformat(text)
-    except ValueError:
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        return parsed.astimezone(UTC)
+    except (ValueError, OverflowError):  # not a date, or one UTC cannot hold (year 9999-12)
         return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
 
 
 def between(start: datetime | None, end: datetime | None) -> int | None:

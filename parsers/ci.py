@@ -109,7 +109,8 @@ def identify(headers: Mapping[str, str], body: bytes) -> tuple[str | None, str |
     """Return the delivery's event name and its id for dedupe.
 
     The event name is qualified by the provider: `actions:workflow_run`,
-    `gitlab:Pipeline Hook`, `circleci:workflow-completed`, `jenkins:COMPLETED`.
+    `gitlab:Pipeline Hook`, `circleci:workflow-completed`, `jenkins:COMPLETED` (`jenkins`
+    alone when the phase is not a string).
 
     Args:
         headers: The request headers; names match case-insensitively.
@@ -134,7 +135,9 @@ def identify(headers: Mapping[str, str], body: bytes) -> tuple[str | None, str |
     payload = _decode(headers, body)
     if not jenkins.is_notification(payload):
         return None, None
-    return f"{jenkins.PROVIDER}:{jenkins.event_name(payload)}", jenkins.delivery_id(payload)
+    phase = jenkins.event_name(payload)
+    event = f"{jenkins.PROVIDER}:{phase}" if phase else jenkins.PROVIDER
+    return event, jenkins.delivery_id(payload)
 
 
 # --------------------------------------------------------------------------- credentials
