@@ -18,8 +18,10 @@ Kinds (`KINDS`):
 
 Every event carries the fields `provider`, `project`, `branch`, `commit`, `stage`, `job`,
 `duration` (whole seconds), `url`, `triggered_by` and `failed_jobs` (a list of `{name,
-stage, reason, url}`), plus the ones `FIELD_DOCS` lists. Values the provider does not send
-are null, never missing, so templates and alert rules can read every documented name.
+stage, reason, url}`), and the rest of `FIELD_DOCS["*"]`: a value the provider does not
+send is null, never missing, so templates and alert rules can read every common name.
+The fields `FIELD_DOCS` lists under an event name are that event's, and those marked with
+a provider (Jenkins' `test_summary`, GitLab's `allow_failure`, …) come only from it.
 """
 
 from __future__ import annotations
@@ -395,10 +397,12 @@ FIELD_DOCS: dict[str, dict[str, str]] = {
         "test_summary": "Jenkins: `{total, failed, skipped, passed}` when tests ran.",
         "failed_tests": "Jenkins: names of the failed tests (at most 20).",
         "culprits": "Jenkins: ids of the users whose changes are in the build.",
+        "log": "Jenkins: the last lines of the build log, when the endpoint sends them.",
     },
     "stage": {"next_stage": "The stage that runs next, when there is one."},
     "job": {
         "allow_failure": "GitLab: true when the job may fail without failing the pipeline.",
+        "failure_reason": "GitLab: why a failed job failed, even when it was allowed to.",
         "runner": "Runner that ran the job, when sent.",
         "failed_steps": "GitHub Actions: names of the steps that failed.",
     },

@@ -115,6 +115,14 @@ def test_aliases_and_field_docs_name_real_events() -> None:
         assert path in ci.FIELD_DOCS["*"]
 
 
+@pytest.mark.parametrize("name", sorted(ci.SAMPLES))
+def test_every_field_an_event_carries_is_documented(name: str) -> None:
+    for event in parse(name):
+        documented = ci.FIELD_DOCS["*"] | ci.FIELD_DOCS.get(event.kind.split(".")[0], {})
+        tops = {path.split(".")[0].split("[")[0] for path in documented}
+        assert set(event.fields) <= tops, set(event.fields) - tops
+
+
 def test_setup_hint_names_each_provider_and_the_placeholders() -> None:
     for word in ("Jenkins", "Notification plugin", "GitLab", "Pipeline events", "Job events"):
         assert word in ci.SETUP_HINT
