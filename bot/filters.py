@@ -514,20 +514,25 @@ _LISTS = {"label": "labels", "path": "files"}
 
 def _list_rule(name: str, test: Callable[[str], object], negated: bool, every: bool) -> Rule:
     """Decide on a top-level list field (labels, files) without copying it."""
+    omitted_name = f"{name}_omitted"
 
     def decide(event: Event) -> Outcome:
         values = event.fields.get(name)
         if not isinstance(values, list):
             return None
+        # A capped list (a huge push's files) may hide a value that decides otherwise:
+        # then keep the event rather than drop it on a guess.
+        omitted = event.fields.get(omitted_name)
+        partial = isinstance(omitted, int) and omitted > 0
         if negated and every:  # drop only when every value matches
             for value in values:
                 if type(value) is not str or not test(value):
                     return True
-            return not values
+            return partial or not values
         for value in values:
             if type(value) is str and test(value):
                 return not negated
-        return negated
+        return negated or partial
 
     return decide
 

@@ -16,12 +16,12 @@ from bot.alerting import AlertTracker
 from bot.alerts import pr_state_events
 from bot.filters import FilterSet, parse_filter
 from bot.outbox import make_nonce
+from bot.parse_pool import ParsePool, ParseTimeoutError, UnknownServiceError
 from bot.selection import Selection, selected_event_names
 from bot.store import Completion, Hook, InboxRow, LogEntry, NewOutbox, Store, StoreError
 from bot.windows import held_json, window_end
 from formatters.message import Message, clamp, message_to_json
 from formatters.render import TemplateError, render_default, render_user
-from parsers import PARSERS
 from parsers.errors import PayloadError, UnsupportedEventError
 from parsers.event import JSON, Event
 
@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 BATCH = 64
 POLL_SECONDS = 2.0
 SLICE_SECONDS = 0.005
+# A delivery the pipeline started this many times without finishing is set aside.
+MAX_ATTEMPTS = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,8 +120,10 @@ class Pipeline:
         on_queued: Callable[[], None],
         clock: Callable[[], float] = time.time,
         intake_busy: Callable[[], bool] = lambda: False,
+        parse_pool: ParsePool | None = None,
     ) -> None:
         self._store = store
+        self._parse_pool = parse_pool or ParsePool()
         self._on_queued = on_queued
         self._intake_busy = intake_busy
         self.idle = asyncio.Event()  # clear while a backlog is being queued
@@ -154,6 +158,7 @@ class Pipeline:
         self._wake.set()
         if self._task is not None:
             await self._task
+        await self._parse_pool.close()
 
     async def _run(self) -> None:
         while True:
@@ -178,13 +183,34 @@ class Pipeline:
             if len(rows) > 1:  # a backlog, not a lone event
                 self.idle.clear()
             try:
-                await self._process_batch(rows)
+                await self._attempt(rows)
             except StoreError:
                 log.exception("pipeline: %d deliveries could not be completed", len(rows))
                 self.idle.set()
                 return True
             if self._stopping and time.monotonic() > self._drain_until:
                 return False
+
+    async def _attempt(self, rows: list[InboxRow]) -> None:
+        """Count an attempt on deliveries, then process them; set aside the poisoned ones.
+
+        The attempt is committed before the work starts, so a crash or a kill counts too.
+        Fresh deliveries go as one batch. A delivery an earlier attempt did not finish
+        goes alone, so that one poisoned delivery cannot take its neighbours down with it,
+        and after MAX_ATTEMPTS it is marked failed instead of tried again.
+        """
+        first = rows[0]
+        if first.attempts >= MAX_ATTEMPTS:
+            reason = (
+                f"set aside: processing did not finish after {first.attempts} attempts"
+                " (the process stopped or crashed while working on it)"
+            )
+            log.warning("hook %s: delivery %s %s", first.hook_id, first.delivery_id, reason)
+            await self._store.inbox.set_aside(first, reason, self._clock())
+            return
+        batch = [first] if first.attempts else [r for r in rows if not r.attempts]
+        await self._store.inbox.count_attempt([row.id for row in batch])
+        await self._process_batch(batch)
 
     async def process(self, row: InboxRow) -> None:
         """Parse one delivery, render it for its hook and queue the messages (one transaction)."""
@@ -214,7 +240,7 @@ class Pipeline:
                 if where not in channels:
                     channels[where] = await self._store.hooks.channel_templates(*where)
                 templates = channels[where]
-            completions.append(await self._complete(row, rules, templates, tracker, now))
+            completions.append(await self._complete_safely(row, rules, templates, tracker, now))
             worked = time.monotonic() - slice_start
             if worked < SLICE_SECONDS:
                 await asyncio.sleep(0)  # let requests in between rows
@@ -229,6 +255,25 @@ class Pipeline:
     async def _commit(self, completions: list[Completion]) -> None:
         await self._store.inbox.complete(completions)
         self._on_queued()
+
+    async def _complete_safely(
+        self,
+        row: InboxRow,
+        rules: HookRules | None,
+        channel_templates: Mapping[tuple[str, str], str],
+        tracker: AlertTracker,
+        now: float,
+    ) -> Completion:
+        """Complete one delivery; a bug on one delivery fails it, not the worker."""
+        try:
+            return await self._complete(row, rules, channel_templates, tracker, now)
+        except StoreError:
+            raise
+        except Exception as exc:
+            log.exception("hook %s: delivery %s: pipeline error", row.hook_id, row.delivery_id)
+            detail = f"pipeline error: {exc!r}"
+            entry = LogEntry(now, "error", row.hook_id, row.delivery_id, row.event_name, detail)
+            return Completion(row.id, (), [entry], (row.hook_id, "error", detail))
 
     async def _complete(
         self,
@@ -247,7 +292,7 @@ class Pipeline:
             note("skipped", "the hook was deleted")
             return Completion(row.id, (), entries)
         hook = rules.hook
-        events, error = self._parse(row)
+        events, error = await self._parse(row)
         if error is not None:
             outcome, detail = error
             note(outcome, detail, row.event_name)
@@ -326,12 +371,13 @@ class Pipeline:
             at=now,
         )
 
-    def _parse(self, row: InboxRow) -> tuple[list[Event], tuple[str, str] | None]:
-        spec = PARSERS.get(row.service)
-        if spec is None:
-            return [], ("error", f"no parser for service {row.service!r}")
+    async def _parse(self, row: InboxRow) -> tuple[list[Event], tuple[str, str] | None]:
         try:
-            events = spec.parse(row.headers, row.body)
+            events = await self._parse_pool.parse(row.service, row.headers, row.body)
+        except UnknownServiceError as exc:
+            return [], ("error", str(exc))
+        except ParseTimeoutError as exc:
+            return [], ("failed", str(exc))
         except UnsupportedEventError as exc:
             return [], ("ignored", str(exc))
         except PayloadError as exc:

@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 READY, IN_FLIGHT, DONE, DEAD = 0, 1, 2, 3
+INBOX_PENDING, INBOX_DONE, INBOX_FAILED = 0, 1, 2
 OUTBOX_STATES = {READY: "ready", IN_FLIGHT: "in-flight", DONE: "done", DEAD: "dead"}
 PRUNE_BATCH = 500
 
@@ -102,6 +103,7 @@ class InboxRow:
     headers: Mapping[str, str]
     body: bytes
     received_at: float
+    attempts: int = 0  # times the pipeline started on it (counted before it starts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,6 +255,7 @@ def _inbox_from_row(row: sqlite3.Row) -> InboxRow:
         headers=json.loads(row["headers"]),
         body=bytes(row["body"]),
         received_at=row["received_at"],
+        attempts=row["attempts"],
     )
 
 
@@ -345,7 +348,7 @@ class Store:
         inbox_cutoff = min(older_than, keep_dedupe_after)
         statements = (
             (
-                "DELETE FROM inbox WHERE id IN (SELECT id FROM inbox WHERE status = 1"
+                "DELETE FROM inbox WHERE id IN (SELECT id FROM inbox WHERE status != 0"
                 " AND received_at < ? LIMIT ?)",
                 inbox_cutoff,
             ),
@@ -739,6 +742,35 @@ class InboxRepo:
             return [_inbox_from_row(r) for r in rows]
 
         return await self._store.run(select)
+
+    async def count_attempt(self, inbox_ids: Sequence[int]) -> None:
+        """Record that the pipeline starts on these deliveries (before it does)."""
+
+        def count(conn: sqlite3.Connection) -> None:
+            with _transaction(conn, durable=False):
+                conn.executemany(
+                    "UPDATE inbox SET attempts = attempts + 1 WHERE id = ?",
+                    [(inbox_id,) for inbox_id in inbox_ids],
+                )
+
+        await self._store.run(count)
+
+    async def set_aside(self, row: InboxRow, reason: str, at: float) -> None:
+        """Mark a delivery failed for good, with the reason in the log and on its hook."""
+
+        def fail(conn: sqlite3.Connection) -> None:
+            with _transaction(conn, durable=False):
+                conn.execute("UPDATE inbox SET status = ? WHERE id = ?", (INBOX_FAILED, row.id))
+                _insert_log(
+                    conn,
+                    [LogEntry(at, "failed", row.hook_id, row.delivery_id, row.event_name, reason)],
+                )
+                conn.execute(
+                    "UPDATE hooks SET last_delivery_status = 'failed', last_error = ? WHERE id = ?",
+                    (reason, row.hook_id),
+                )
+
+        await self._store.run(fail)
 
     async def complete(self, completions: Sequence[Completion]) -> None:
         """Queue rendered messages and mark deliveries done, all in one transaction."""

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from types import MappingProxyType
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 JSON: TypeAlias = "dict[str, JSON] | list[JSON] | str | int | float | bool | None"
 
@@ -32,3 +32,17 @@ class Event:
     subject: str | None = None
     provider: str | None = None  # who sent it when a service has several senders (ci: jenkins, …)
     fields: Mapping[str, JSON] = field(default_factory=lambda: MappingProxyType({}))
+
+    def __reduce__(self) -> tuple[Any, tuple[dict[str, Any]]]:
+        """Pickle support (events come back from the parse worker process).
+
+        `fields` is a read-only mappingproxy, which pickle cannot copy: send a dict.
+        """
+        state = {f.name: getattr(self, f.name) for f in fields(self)}
+        state["fields"] = dict(self.fields)
+        return (_event_from_state, (state,))
+
+
+def _event_from_state(state: dict[str, Any]) -> Event:
+    """Rebuild a pickled Event, its fields read-only again."""
+    return Event(**{**state, "fields": MappingProxyType(state["fields"])})

@@ -66,6 +66,13 @@ _MAX_FORM_FIELDS = 100
 # `<event>` or `<event>.<action>`, one lower_snake word each.
 _KIND_GRAMMAR = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)?")
 _NULL_SHA = "0" * 40
+# GitHub sends at most 2,048 commits in a push; a bigger (forged or future) one is cut.
+MAX_PUSH_COMMITS = 2048
+# Paths a push keeps for filters and messages; the rest are counted in `files_omitted`.
+MAX_PUSH_FILES = 1000
+# Paths kept in the commits' added/removed/modified lists, all commits together (first
+# come, first kept): every changed path is in `files` once, so these are for display.
+MAX_COMMIT_PATHS = 2000
 
 
 # --------------------------------------------------------------------------- edges
@@ -419,11 +426,20 @@ def _sha_subject(repo: str, sha: str | None) -> str | None:
 # --------------------------------------------------------------------------- push, refs
 
 
-def _commits(p: Mapping[str, JSON]) -> tuple[list[JSON], list[JSON]]:
-    """Shape the pushed commits; return them and every changed path, each once."""
+def _commits(p: Mapping[str, JSON]) -> tuple[list[JSON], list[JSON], int, int]:
+    """Shape the pushed commits; return them, the changed paths (each once), and what was cut.
+
+    Linear in the size of the push, and bounded: at most MAX_PUSH_COMMITS commits (GitHub
+    never sends more), MAX_COMMIT_PATHS paths per list of a commit, MAX_PUSH_FILES distinct
+    paths in all, and MAX_COMMIT_PATHS in the commits' own path lists together.
+    Returns (commits, files, commits omitted, distinct paths omitted).
+    """
+    items = get_opt_list(p, "commits")
     commits: list[JSON] = []
-    files: list[JSON] = []
-    for i, item in enumerate(get_opt_list(p, "commits")):
+    files: dict[str, None] = {}  # an ordered set: first-seen order, O(1) membership
+    overflow: set[str] = set()
+    path_budget = MAX_COMMIT_PATHS
+    for i, item in enumerate(items[:MAX_PUSH_COMMITS]):
         at = f"commits.{i}"
         commit = as_dict(item, at)
         commit_id = get_str(commit, "id", at=at)
@@ -433,7 +449,18 @@ def _commits(p: Mapping[str, JSON]) -> tuple[list[JSON], list[JSON]]:
         )
         changed = {key: _strings(commit, key, at=at) for key in ("added", "removed", "modified")}
         for paths in changed.values():
-            files.extend(path for path in paths if path not in files)
+            for path in map(str, paths):  # _strings checked that each is a string
+                if path in files:
+                    continue
+                if len(files) < MAX_PUSH_FILES:
+                    files[path] = None
+                else:
+                    overflow.add(path)
+        kept: dict[str, JSON] = {}
+        for key, paths in changed.items():
+            shown = paths[:path_budget]
+            path_budget -= len(shown)
+            kept[key] = shown
         commits.append(
             {
                 "id": commit_id,
@@ -442,10 +469,10 @@ def _commits(p: Mapping[str, JSON]) -> tuple[list[JSON], list[JSON]]:
                 "full_message": message,
                 "author": author,
                 "url": get_opt_str(commit, "url", at=at),
-                **changed,
+                **kept,
             }
         )
-    return commits, files
+    return commits, list(files), max(0, len(items) - MAX_PUSH_COMMITS), len(overflow)
 
 
 def _parse_push(d: _Delivery) -> Event:
@@ -460,13 +487,13 @@ def _parse_push(d: _Delivery) -> Event:
     deleted = bool(get_opt_bool(p, "deleted"))
     forced = bool(get_opt_bool(p, "forced"))
     after = get_opt_str(p, "after")
-    commits, files = _commits(p)
+    commits, files, commits_omitted, files_omitted = _commits(p)
     head_message = get_opt_str(p, "head_commit.message")
     if head_message is None and commits:
         head_message = get_opt_str(as_dict(commits[-1], "commits"), "full_message")
     latest = None if head_message is None else _first_line(head_message)
     compare_url = get_opt_str(p, "compare")
-    count = len(commits)
+    count = len(commits) + commits_omitted
     ref_word = "Tag" if tag is not None else "Branch"
     if deleted:
         title = f"{ref_word} {name} deleted"
@@ -504,6 +531,8 @@ def _parse_push(d: _Delivery) -> Event:
             "created": created,
             "deleted": deleted,
             "files": files,
+            "files_omitted": files_omitted,
+            "commits_omitted": commits_omitted,
             "pusher": get_opt_str(p, "pusher.name"),
         },
     )
@@ -1435,23 +1464,25 @@ FIELD_DOCS: dict[str, dict[str, str]] = {
         "tag": "Tag name; null for branch pushes.",
         "before": "SHA the ref pointed at before the push.",
         "head_sha": "SHA the ref points at now; null when deleted.",
-        "commit_count": "Number of commits in the payload (GitHub sends at most 20).",
-        "commits": "Commits, oldest first.",
+        "commit_count": "Number of commits pushed (counting any beyond the 2,048 kept).",
+        "commits": "Commits, oldest first (at most 2,048, GitHub's own limit).",
         "commits[].id": "Full SHA.",
         "commits[].short_id": "First 7 characters of the SHA.",
         "commits[].message": "First line of the message.",
         "commits[].full_message": "Whole message.",
         "commits[].author": "Author's GitHub login, else their git name.",
         "commits[].url": "Commit web page.",
-        "commits[].added": "Paths added.",
-        "commits[].removed": "Paths removed.",
-        "commits[].modified": "Paths modified.",
+        "commits[].added": f"Paths added (all commits' lists keep {MAX_COMMIT_PATHS}).",
+        "commits[].removed": f"Paths removed (all commits' lists keep {MAX_COMMIT_PATHS}).",
+        "commits[].modified": f"Paths modified (all commits' lists keep {MAX_COMMIT_PATHS}).",
         "latest_commit_message": "First line of the head commit's message.",
         "compare_url": "Web page comparing before and after.",
         "forced": "True for a force push.",
         "created": "True when the push created the ref.",
         "deleted": "True when the push deleted the ref.",
-        "files": "Every path changed across the commits, each once.",
+        "files": f"Every path changed across the commits, each once (at most {MAX_PUSH_FILES}).",
+        "files_omitted": "How many more distinct paths changed than `files` keeps.",
+        "commits_omitted": f"Commits beyond the first {MAX_PUSH_COMMITS}, not in `commits`.",
         "pusher": "Git name of the pusher.",
     },
     "create": {
