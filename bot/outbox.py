@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from bot.aio import wait_event
+from bot.redact import redact
 from bot.sinks import (
     PermanentSinkError,
     RejectedMessageError,
@@ -135,7 +136,7 @@ class Outbox:
                     destination, self._clock(), group_size if sink.coalesces else _one
                 )
             except StoreError:
-                log.exception("outbox %s: claim failed", destination)
+                log.exception("outbox %s: claim failed", redact(destination))
                 await asyncio.sleep(POLL_SECONDS)
                 continue
             if claimed is None:
@@ -169,7 +170,7 @@ class Outbox:
     async def _fail(self, destination: str, error: str) -> None:
         """Mark a destination failing: its hooks keep their messages, dead, until `on`."""
         reason = f"destination failed: {error}"
-        log.error("outbox %s: %s", destination, reason)
+        log.error("outbox %s: %s", redact(destination), redact(reason))
         await self._store.hooks.fail_destination(destination, reason, self._clock())
 
     async def _deliver(self, sink: Sink, rows: list[OutboxRow]) -> None:
@@ -183,7 +184,11 @@ class Outbox:
         except TransientSinkError as exc:
             delay = backoff(head.attempts, exc.retry_after, self._rng)
             log.warning(
-                "outbox %s: %s failed, retry in %.1fs: %s", head.destination, where, delay, exc
+                "outbox %s: %s failed, retry in %.1fs: %s",
+                redact(head.destination),
+                where,
+                delay,
+                redact(str(exc)),
             )
             now = self._clock()
             await self._store.outbox.reschedule(rows, now + delay, str(exc), now)
@@ -192,12 +197,14 @@ class Outbox:
             now = self._clock()
             await self._store.outbox.reschedule(rows, now + delay, "send timed out", now)
         except PermanentSinkError as exc:
-            log.error("outbox %s: %s dead: %s", head.destination, where, exc)
+            log.error("outbox %s: %s dead: %s", redact(head.destination), where, redact(str(exc)))
             await self._store.outbox.mark_dead(rows, f"destination failed: {exc}", self._clock())
             await self._fail(head.destination, str(exc))
         except RejectedMessageError as exc:
             # A content problem: this message dies, the destination keeps working.
-            log.error("outbox %s: %s refused: %s", head.destination, where, exc)
+            log.error(
+                "outbox %s: %s refused: %s", redact(head.destination), where, redact(str(exc))
+            )
             await self._store.outbox.mark_dead(rows, f"message refused: {exc}", self._clock())
         except (ValueError, KeyError, TypeError) as exc:
             log.exception("outbox: %s has an unreadable payload", where)

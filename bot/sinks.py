@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import sys
 from collections.abc import Callable, Mapping
 from typing import Protocol, TextIO
@@ -12,12 +13,33 @@ from typing import Protocol, TextIO
 import aiohttp
 import discord
 
+from bot.redact import redact
 from formatters.message import Embed, Message, clamp, message_to_discord_payload
 
 log = logging.getLogger(__name__)
 
 SEND_TIMEOUT = aiohttp.ClientTimeout(total=30)
 RULE = "─" * 60
+
+# Terminal control: whole escape sequences first (CSI like ESC[2J, and OSC/DCS/APC/PM/SOS
+# strings like ESC]0;title BEL, when terminated), so no debris like "[2J" is left; then
+# every remaining C0 control but newline and tab, DEL, and every C1 control.
+_ESCAPE_SEQUENCE = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"  # CSI … final byte
+    # OSC/DCS/SOS/PM/APC string … BEL or ST, within one line
+    r"|(?:\x1b[\]P^_X]|[\x90\x98\x9d-\x9f])[^\x07\x1b\x9c\n]*(?:\x07|\x1b\\|\x9c)"
+)
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def strip_controls(text: str) -> str:
+    """Return `text` without terminal control characters (newline and tab stay).
+
+    Removes C0 controls (NUL, BEL, BS, CR, ESC, …) except newline and tab, DEL and the C1
+    range (U+0080-U+009F), along with whole CSI/OSC escape sequences. Other Unicode,
+    emoji and right-to-left text included, is untouched.
+    """
+    return _CONTROL.sub("", _ESCAPE_SEQUENCE.sub("", text))
 
 
 class TransientSinkError(Exception):
@@ -85,7 +107,8 @@ class ConsoleSink:
         The write runs in a thread: a slow terminal or a full pipe must not stall the loop.
         """
         stream = self._stream or sys.stdout
-        text = f"{RULE}\n{describe_message(message)}\n"
+        # Payload text is untrusted: no escape sequence reaches the terminal.
+        text = f"{RULE}\n{strip_controls(describe_message(message))}\n"
 
         def write() -> None:
             stream.write(text)
@@ -124,7 +147,7 @@ class DiscordWebhookSink:
                     return _message_id(text)
                 raise _classify(response.status, response.headers, text)
         except (TimeoutError, aiohttp.ClientError) as exc:
-            raise TransientSinkError(f"webhook unreachable: {exc!r}") from exc
+            raise TransientSinkError(f"webhook unreachable: {redact(repr(exc))}") from exc
 
 
 def _message_id(text: str) -> str | None:
@@ -253,7 +276,8 @@ def sink_factory(
                 raise PermanentSinkError("DISCORD_TOKEN is not set: the bot cannot post")
             sink = DiscordChannelSink(client, int(destination.removeprefix("discord:channel:")))
         else:
-            raise PermanentSinkError(f"no sink for destination {destination!r} in this process")
+            shown = redact(destination)
+            raise PermanentSinkError(f"no sink for destination {shown!r} in this process")
         cache[destination] = sink
         return sink
 
