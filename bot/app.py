@@ -15,12 +15,12 @@ from typing import Any, TextIO
 import aiohttp
 from aiohttp import web
 
-from bot.config import Settings
+from bot.config import Settings, listen_error
 from bot.discord_bot import HookBot, cap_reconnect_backoff, point_at, run_bot
 from bot.hooks import HookService
 from bot.outbox import Outbox
 from bot.pipeline import Pipeline
-from bot.server import HookCache, ServerDeps, make_app
+from bot.server import HookCache, ServerDeps, start_server
 from bot.sinks import SinkFactory, sink_factory
 from bot.store import Store, StoreError
 from bot.windows import WindowFlusher
@@ -166,24 +166,18 @@ async def running(
             health=health,
             clock=clock,
         )
-        runner = web.AppRunner(
-            make_app(deps), access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_GRACE
-        )
-        await runner.setup()
-        stack.push_async_callback(runner.cleanup)
-        site = web.TCPSite(runner, settings.hookbot_host, settings.hookbot_port, backlog=1024)
-        await site.start()
-        port = _bound_port(runner, settings.hookbot_port)
+        # Slow-client limits and quiet logs for malformed requests come with the server.
+        try:
+            http = await start_server(
+                deps, settings.hookbot_host, settings.hookbot_port, shutdown_timeout=SHUTDOWN_GRACE
+            )
+        except OSError as exc:  # port taken, no permission, unknown address: one line, no trace
+            raise listen_error(settings.hookbot_host, settings.hookbot_port, exc) from exc
+        stack.push_async_callback(http.close)
+        port = http.port
         if settings.public_url is None:
             service.set_base_url(f"http://{settings.hookbot_host}:{port}")
-        yield Running(store, writer, pipeline, outbox, runner, port, discord_bot, flusher)
-
-
-def _bound_port(runner: web.AppRunner, configured: int) -> int:
-    for address in runner.addresses:
-        if isinstance(address, tuple):
-            return int(address[1])
-    return configured
+        yield Running(store, writer, pipeline, outbox, http.runner, port, discord_bot, flusher)
 
 
 async def serve(settings: Settings, *, console: TextIO | None = None) -> None:

@@ -106,6 +106,15 @@ async def test_server_missing_event_header_is_400(receiver: Receiver):
     await _nothing_stored_or_sent(receiver)
 
 
+@pytest.mark.parametrize("value", ["", "   "], ids=["empty", "blank"])
+async def test_server_empty_event_header_is_400_like_a_missing_one(receiver: Receiver, value):
+    """`X-GitHub-Event:` with no value answers 400 naming the header, counted, nothing stored."""
+    response = await receiver.post(sample("github/push"), event=value)
+    assert response.status == 400
+    await _nothing_stored_or_sent(receiver)
+    assert await _rejections(receiver) == {"missing headers": 1}
+
+
 async def test_server_form_encoded_payload_is_accepted(receiver: Receiver):
     """application/x-www-form-urlencoded with a payload= field is accepted (signed as sent)."""
     body = urllib.parse.urlencode({"payload": sample("github/push").decode()}).encode()
