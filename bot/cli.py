@@ -6,16 +6,14 @@ import argparse
 import asyncio
 import json
 import logging
+import sqlite3
 import sys
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import TypeVar
 
-import aiohttp
-
-from bot.app import serve
-from bot.config import ConfigError, Settings
+from bot.config import ConfigError, Settings, StartupError, check_database_path
 from bot.grammar import canonical, is_service, split_format_args
 from bot.hooks import (
     HOOK_ID,
@@ -27,7 +25,7 @@ from bot.hooks import (
     events_to_tick,
     load_sample,
 )
-from bot.store import Hook, Store, StoreError
+from bot.store import Hook, LogEntry, Store, StoreError
 from parsers import PARSERS
 
 log = logging.getLogger(__name__)
@@ -48,8 +46,10 @@ hookbot hook <verb> [<ref>] [args]   (the service-first order works too: hook gi
   events <ref> [push,pr,-star]     show or choose the events a hook posts
   filter <ref> key=glob | key!=glob | list | remove <n> | clear
                                    keep or drop events by branch, author, label, path, status…
-  format <ref|github-push> [kind] "<template>" | reset [--preview]
-                                   your own message format (Jinja2), previewed on a real event
+  format <ref|github-push> [kind] "<template>" | [kind] reset  [--preview]
+                                   your own message format (Jinja2), previewed on a real event;
+                                   `<ref> reset` removes all the hook's templates, `<ref> push
+                                   reset` the push one; github-push: every hook made here
   aggregate <ref> 5m | off          one digest per UTC-aligned window (1m–24h) instead of each event
   alert-if <ref> "<expression>" [--mention ROLE_ID] | list | remove <n>
                                    an extra ⚡ alert when a rule turns true (PR approvals, checks…)
@@ -66,9 +66,14 @@ def _configure_logging(level: str) -> None:
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    from bot.redact import install_redaction
+
+    install_redaction()  # no webhook token or secret reaches a log line
 
 
 def _with_store(settings: Settings, work: Callable[[HookService, Store], Awaitable[T]]) -> T:
+    check_database_path(settings.hookbot_db)
+
     async def run() -> T:
         store = await Store.open(settings.hookbot_db)
         try:
@@ -169,9 +174,33 @@ def _print_hook(details: HookDetails) -> None:
         print(f"  {n}. {rule['expression']}")
     if hook.alerts:
         print(f"  (false for a missing value {hook.alert_misses} time(s))")
-    print(f"{'Templates:':<15}default" if not hook.templates else "Templates:")
+    shared = details.shared_templates
+    print(f"{'Templates:':<15}default" if not hook.templates and not shared else "Templates:")
     for kind, source in sorted(hook.templates.items()):
         print(f"  {'every event' if kind == '*' else kind}: {source}")
+    for kind, source in sorted(shared.items()):
+        print(f"  {kind} (shared by {details.shared_by}): {source}")
+
+
+def _print_logs(entries: Sequence[LogEntry]) -> None:
+    if not entries:
+        return  # an empty ledger prints nothing, so scripts can test for it
+    rows = [("TIME", "HOOK", "DELIVERY", "OUTCOME", "KIND", "DETAIL")]
+    rows += [
+        (
+            _when(e.at),
+            e.hook_id or "-",
+            e.delivery_id or "-",
+            e.outcome,
+            e.kind or "-",
+            (e.detail or "")[:120],
+        )
+        for e in entries
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row[:5], widths, strict=True)]
+        print("  ".join([*cells, row[5]]))
 
 
 def _hook_command(settings: Settings, words: list[str]) -> int:
@@ -196,11 +225,7 @@ def _hook_command(settings: Settings, words: list[str]) -> int:
 
     async def work(service: HookService, store: Store) -> int:
         if verb == "logs":
-            for entry in await service.logs(rest[0] if rest else None, limit=50):
-                print(
-                    f"{_when(entry.at)}  {entry.hook_id or '-':<9} {entry.delivery_id or '-':<36} "
-                    f"{entry.outcome:<14} {entry.kind or '':<28} {(entry.detail or '')[:120]}"
-                )
+            _print_logs(await service.logs(rest[0] if rest else None, limit=50))
             return 0
         if verb == "list":
             hooks = await service.list_hooks()
@@ -274,13 +299,7 @@ def _hook_command(settings: Settings, words: list[str]) -> int:
         if verb == "format":
             kind, source, preview = split_format_args(" ".join(rest[1:]))
             change = await service.set_template(ref, kind, source, preview=args.preview or preview)
-            if change.reset:
-                print(f"✅ Default format for {change.where}")
-            else:
-                label = (
-                    "Preview" if args.preview or preview else f"✅ Template set for {change.where}"
-                )
-                print(f"{label}; next message will read:\n{change.preview}")
+            print(change.summary)
             return 0
         if verb == "aggregate":
             if len(rest) != 2:
@@ -327,9 +346,12 @@ def _hook_command(settings: Settings, words: list[str]) -> int:
 
 
 def _send_sample(settings: Settings, service_name: str, kind: str, hook_ref: str | None) -> int:
+    import aiohttp  # only send-sample posts; the other commands start faster without it
+
     spec = PARSERS.get(service_name)
     if spec is None:
-        raise InvalidInputError(f"unknown service {service_name!r}")
+        known = ", ".join(sorted(PARSERS))
+        raise InvalidInputError(f"unknown service {service_name!r}; known services: {known}")
     body = load_sample(service_name, kind)
 
     async def find(service: HookService, store: Store) -> Hook:
@@ -410,6 +432,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     _configure_logging(settings.log_level)
     try:
         if args.command == "run":
+            # The server and discord.py load only here: `hook …` verbs stay quick.
+            from bot.app import serve
+
+            check_database_path(settings.hookbot_db)
             asyncio.run(serve(settings))
             return 0
         if args.command == "hook":
@@ -422,6 +448,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except StoreError as exc:
         print(f"❌ database {settings.hookbot_db}: {exc}", file=sys.stderr)
+        return 1
+    except StartupError as exc:
+        print(f"hookbot: {exc}", file=sys.stderr)
+        return 1
+    except sqlite3.Error as exc:  # the database file cannot be opened at all
+        print(
+            f"hookbot: HOOKBOT_DB={settings.hookbot_db}: {exc}; check the path and its permissions",
+            file=sys.stderr,
+        )
         return 1
     except KeyboardInterrupt:
         return 130

@@ -6,14 +6,15 @@ import re
 import secrets
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from importlib import resources
 
 from bot.alerts import RuleError, known_names, parse_rule, pr_state_events
 from bot.filters import Filter, FilterError, check_applies, kinds_with_key, parse_filter
 from bot.selection import SelectionError, describe, parse_patterns, selected_event_names
 from bot.store import Hook, LogEntry, NewDelivery, Store
+from formatters.message import Message
 from formatters.render import TemplateError, render_user, validate_template
 from parsers import PARSERS
 from parsers.errors import ParseError
@@ -26,6 +27,7 @@ MAX_ALERTS = 10
 MIN_WINDOW_SECONDS = 60
 MAX_WINDOW_SECONDS = 24 * 3600
 MAX_GRACE_SECONDS = 7 * 24 * 3600
+LOG_CONTEXT = 10  # `logs` reads this many times its lines to name the kind of `sent` ones
 # How GitHub's webhook form names its events ("Let me select individual events").
 GITHUB_EVENT_LABELS = {
     "push": "Pushes",
@@ -115,15 +117,24 @@ class HookDetails:
     url: str
     selection: str
     filters: list[tuple[str, int, int]]  # (text, kept, dropped) in order
+    # `format <service>-<kind>` templates that apply to this hook (kind → template),
+    # shared by `shared_by` (the channel's hooks, or every hook made from the shell).
+    shared_templates: Mapping[str, str] = field(default_factory=dict)
+    shared_by: str = "every hook in this channel"
 
 
 @dataclass(frozen=True, slots=True)
 class TemplateChange:
-    """What a `format` command did: where the template applies, and its preview."""
+    """What a `format` command did: where the template applies, and its preview.
+
+    `summary` is the whole answer in plain text: what was set or removed (exactly),
+    what applies now, and the preview.
+    """
 
     where: str
     preview: str | None
     reset: bool
+    summary: str = ""
 
 
 def clean_template(text: str) -> str:
@@ -149,12 +160,44 @@ def _known_kind(service: str, kind: str) -> bool:
     return kind in kinds or any(k.split(".", 1)[0] == kind for k in kinds)
 
 
+def sample_names(service: str) -> list[str]:
+    """Return the names of a service's bundled samples, sorted."""
+    folder = resources.files("parsers") / "samples" / service
+    if not folder.is_dir():
+        return []
+    return sorted(
+        e.name.removesuffix(".json") for e in folder.iterdir() if e.name.endswith(".json")
+    )
+
+
 def load_sample(service: str, kind: str) -> bytes:
     """Return a bundled sample payload (`parsers/samples/<service>/<kind>.json`)."""
     sample = resources.files("parsers") / "samples" / service / f"{kind}.json"
     if not sample.is_file():
-        raise InvalidInputError(f"no bundled {service} sample named {kind!r}")
+        names = ", ".join(sample_names(service)) or "none"
+        raise InvalidInputError(f"no bundled {service} sample named {kind!r}; samples: {names}")
     return sample.read_bytes()
+
+
+def shared_by(guild_id: str | None) -> str:
+    """Say whose hooks a `format <service>-<kind>` template reaches, for one scope.
+
+    Templates are keyed by (guild, channel); hooks made from the shell have neither, so a
+    template set from the shell applies to every hook made from the shell.
+    """
+    return (
+        "every hook in this channel"
+        if guild_id is not None
+        else "every hook made with `hookbot hook`"
+    )
+
+
+def _message_text(message: Message) -> str:
+    # Only a preview of a reset shows the default embed; sinks (and discord.py) stay out
+    # of every other command's start-up.
+    from bot.sinks import describe_message
+
+    return describe_message(message)
 
 
 def parse_duration(text: str) -> float:
@@ -285,14 +328,12 @@ class HookService:
         if grace_seconds > MAX_GRACE_SECONDS:
             raise InvalidInputError("the grace period is at most 7d")
         now = self._clock()
-        await self._store.hooks.update(
+        await self._store.hooks.rotate(
             hook.id,
             now,
             token=secrets.token_urlsafe(24),
             secret=secrets.token_urlsafe(32),
-            old_token=hook.token if grace_seconds else None,
-            old_secret=hook.secret if grace_seconds else None,
-            grace_until=now + grace_seconds if grace_seconds else None,
+            keep_old_until=now + grace_seconds if grace_seconds else None,
         )
         self._changed()
         rotated = await self._get(hook.id)
@@ -392,7 +433,17 @@ class HookService:
     async def details(self, ref: str, scope: Scope = CLI_SCOPE) -> HookDetails:
         """Return one hook in full: URL, selection in words, filters with their counts."""
         hook, counts = await self.filter_counts(ref, scope)
-        return HookDetails(hook, self.url_for(hook), describe(hook.events, hook.service), counts)
+        shared = await self._store.hooks.channel_templates(
+            hook.guild_id or "", hook.channel_id or ""
+        )
+        return HookDetails(
+            hook,
+            self.url_for(hook),
+            describe(hook.events, hook.service),
+            counts,
+            {kind: source for (service, kind), source in shared.items() if service == hook.service},
+            shared_by(hook.guild_id),
+        )
 
     async def filter_counts(
         self, ref: str, scope: Scope = CLI_SCOPE
@@ -436,15 +487,18 @@ class HookService:
     ) -> TemplateChange:
         """Set (or with None reset) a template, after checking it against a real sample.
 
-        `target` is a hook reference, or `<service>-<kind>` for a channel-wide template.
-        Returns where it applies and the preview rendered from the hook's last delivery
-        (or a bundled sample).
+        `target` is a hook reference, or `<service>-<kind>` for a template shared by the
+        channel's hooks (from the shell: by the hooks made from the shell). `reset` of a
+        hook without a kind removes all its templates; with a kind, that kind's only.
+        With `preview` nothing is stored: the answer shows what the next message would
+        read. Returns where it applies, the preview rendered from the hook's last
+        delivery (or a bundled sample) and the whole answer.
         """
         channel = CHANNEL_TEMPLATE.fullmatch(target)
         if channel and channel[1] in PARSERS:
             service, kind = channel[1], channel[2]
             hook = None
-            where = f"{service} {kind} events in this channel"
+            where = f"{service} {kind} events of {shared_by(scope.guild_id)}"
         else:
             hook = await self.resolve(target, scope)
             service = hook.service
@@ -456,16 +510,8 @@ class HookService:
             )
         if source is None:
             if hook is None:
-                await self._store.hooks.set_channel_template(
-                    scope.guild_id or "", scope.channel_id or "", service, kind, None, self._clock()
-                )
-            else:
-                templates = {k: v for k, v in hook.templates.items() if k != kind}
-                if kind == "*" and not preview:
-                    templates = {}
-                await self._store.hooks.update(hook.id, self._clock(), templates=templates)
-            self._changed()
-            return TemplateChange(where, None, reset=True)
+                return await self._reset_shared(service, kind, where, scope, preview)
+            return await self._reset_hook(hook, kind, where, preview)
         source = clean_template(source)
         if not source.strip():
             raise InvalidInputError('give a template, e.g. "🔔 {{event}}: {{message}}", or `reset`')
@@ -489,18 +535,135 @@ class HookService:
                 templates = {**hook.templates, kind: source}
                 await self._store.hooks.update(hook.id, self._clock(), templates=templates)
             self._changed()
-        return TemplateChange(where, rendered.content, reset=False)
+        label = "Preview (nothing saved)" if preview else f"✅ Template set for {where}"
+        return TemplateChange(
+            where,
+            rendered.content,
+            reset=False,
+            summary=f"{label}; next message will read:\n{rendered.content}",
+        )
+
+    async def _reset_hook(self, hook: Hook, kind: str, where: str, preview: bool) -> TemplateChange:
+        """Remove a hook's templates (`*`: all of them), saying exactly which, or preview it."""
+        removing = (
+            sorted(hook.templates) if kind == "*" else [k for k in hook.templates if k == kind]
+        )
+        kept = {k: v for k, v in hook.templates.items() if k not in removing}
+        shared = await self._store.hooks.channel_templates(
+            hook.guild_id or "", hook.channel_id or ""
+        )
+        shared = {key: text for key, text in shared.items() if key[0] == hook.service}
+        if preview:
+            text = await self._fallback_preview(
+                replace(hook, templates=kept), hook.service, kind, shared
+            )
+            return TemplateChange(
+                where,
+                text,
+                reset=False,
+                summary=f"Preview of reset (nothing changed); next message will read:\n{text}",
+            )
+        if not removing:
+            what = "" if kind == "*" else f" for {kind} events"
+            return TemplateChange(
+                where, None, reset=True, summary=f"{hook.id} has no template{what}; nothing changed"
+            )
+        await self._store.hooks.update(hook.id, self._clock(), templates=kept)
+        self._changed()
+        names = ", ".join("every event" if k == "*" else k for k in removing)
+        if "*" in kept:
+            now = f"{kind} events now use its template for every event"
+        elif shared:
+            kinds = ", ".join(sorted(k for _, k in shared))
+            now = (
+                f"the shared {hook.service} template(s) for {kinds} ({shared_by(hook.guild_id)}) "
+                f"still apply (`format {hook.service}-<kind> reset` removes one); "
+                "other events use the default format"
+            )
+        else:
+            now = f"{'its' if kind == '*' else kind} events use the default format"
+        plural = "s" if len(removing) > 1 else ""
+        return TemplateChange(
+            where,
+            None,
+            reset=True,
+            summary=f"✅ Removed {hook.id}'s template{plural} for {names}; {now}",
+        )
+
+    async def _reset_shared(
+        self, service: str, kind: str, where: str, scope: Scope, preview: bool
+    ) -> TemplateChange:
+        """Remove a `<service>-<kind>` template of this scope, or preview it."""
+        guild, channel = scope.guild_id or "", scope.channel_id or ""
+        shared = await self._store.hooks.channel_templates(guild, channel)
+        if preview:
+            text = await self._fallback_preview(None, service, kind, {})
+            return TemplateChange(
+                where,
+                text,
+                reset=False,
+                summary="Preview of reset (nothing changed); a hook without a template of its "
+                f"own will read:\n{text}",
+            )
+        if (service, kind) not in shared:
+            return TemplateChange(
+                where, None, reset=True, summary=f"No template for {where}; nothing changed"
+            )
+        await self._store.hooks.set_channel_template(
+            guild, channel, service, kind, None, self._clock()
+        )
+        self._changed()
+        return TemplateChange(
+            where,
+            None,
+            reset=True,
+            summary=f"✅ Removed the template for {where}; they use the default format "
+            "(a hook's own template still comes first)",
+        )
+
+    async def _fallback_preview(
+        self,
+        hook: Hook | None,
+        service: str,
+        kind: str,
+        shared: Mapping[tuple[str, str], str],
+    ) -> str:
+        """What the next message reads with only the given templates (none: the default)."""
+        # The pipeline's lookup order, not a copy of it; imported here because the
+        # pipeline brings the outbox and discord.py, which no other command needs.
+        from bot.pipeline import find_template, render_with
+
+        sample = await self._sample_event(hook, service, kind)
+        source = None if hook is None else find_template(hook, sample, shared)
+        return _message_text(render_with(source, sample).message)
 
     async def logs(
         self, ref: str | None, scope: Scope = CLI_SCOPE, limit: int = 20
     ) -> list[LogEntry]:
         """Return the newest ledger lines of one hook (or, from the CLI, of all), oldest first."""
+        hook_id = None
         if ref is None:
             if scope.guild_id is not None:
                 raise InvalidInputError("name a hook: logs <ref>")
-            return await self._store.log.recent(None, limit)
-        hook = await self.resolve(ref, scope)
-        return await self._store.log.recent(hook.id, limit)
+        else:
+            hook_id = (await self.resolve(ref, scope)).id
+        entries = await self._store.log.recent(hook_id, limit)
+        if all(e.kind or not e.delivery_id for e in entries):
+            return entries
+        # Lines written when a message is sent, retried or given up carry no kind: they
+        # take the kind(s) of the events their delivery queued, from the wider ledger.
+        kinds: dict[tuple[str | None, str], list[str]] = {}
+        for entry in await self._store.log.recent(hook_id, limit * LOG_CONTEXT):
+            if entry.kind and entry.delivery_id and entry.outcome in ("queued", "alert"):
+                found = kinds.setdefault((entry.hook_id, entry.delivery_id), [])
+                if entry.kind not in found:
+                    found.append(entry.kind)
+        return [
+            replace(e, kind=",".join(kinds[(e.hook_id, e.delivery_id)]))
+            if not e.kind and e.delivery_id and (e.hook_id, e.delivery_id) in kinds
+            else e
+            for e in entries
+        ]
 
     # -- aggregation windows and alert-if ----------------------------------------------
 
@@ -534,7 +697,11 @@ class HookService:
         if mention_role is not None:
             match = re.fullmatch(r"<@&(\d+)>|(\d+)", mention_role.strip())
             if not match:
-                raise InvalidInputError("--mention takes a role (@role, or its id)")
+                raise InvalidInputError(
+                    f"--mention {mention_role.strip()!r} is not a role id: give the role's id "
+                    "(digits; in Discord: Server Settings → Roles → ⋯ → Copy Role ID, with "
+                    "Developer Mode on), or in Discord @mention the role itself"
+                )
             mention_role = match[1] or match[2]
         try:
             expression = parse_rule(text, known_names(hook.service))

@@ -402,6 +402,18 @@ def _migrate(conn: sqlite3.Connection) -> int:
     return int(version)
 
 
+def _read_hooks(conn: sqlite3.Connection, where: str, params: tuple[Any, ...]) -> list[Hook]:
+    """Read hooks (`where` is a fixed clause of this module) with their rejection counts."""
+    rows = conn.execute(f"SELECT * FROM hooks {where} ORDER BY seq", params).fetchall()  # noqa: S608 - fixed clauses
+    counts: dict[str, dict[str, int]] = {}
+    if rows:
+        marks = ",".join("?" * len(rows))
+        sql = f"SELECT hook_id, reason, count FROM hook_rejections WHERE hook_id IN ({marks})"  # noqa: S608
+        for r in conn.execute(sql, [row["id"] for row in rows]):
+            counts.setdefault(r["hook_id"], {})[r["reason"]] = r["count"]
+    return [_hook_from_row(row, counts.get(row["id"], {})) for row in rows]
+
+
 class HookRepo:
     """Hooks: creation, lookup by id and token, edits and counters."""
 
@@ -488,31 +500,64 @@ class HookRepo:
     async def find_by_token(self, token: str, now: float) -> tuple[Hook, str] | None:
         """Return the hook a URL token names and the secret that signs for it.
 
-        During a rotation's grace period the old token keeps working with the old secret.
+        A token rotated out with a grace keeps working, with its own secret, until its
+        own grace ends (one read).
         """
-        hooks = await self._select(
-            "WHERE token = ? OR (old_token = ? AND grace_until > ?)", (token, token, now)
-        )
-        if not hooks:
-            return None
-        hook = hooks[0]
-        secret = hook.secret if hook.token == token else hook.old_secret
-        return (hook, secret or hook.secret)
+
+        def find(conn: sqlite3.Connection) -> tuple[Hook, str] | None:
+            hooks = _read_hooks(conn, "WHERE token = ?", (token,))
+            if hooks:
+                return hooks[0], hooks[0].secret
+            previous = conn.execute(
+                "SELECT hook_id, secret FROM previous_tokens WHERE token = ? AND grace_until > ?",
+                (token, now),
+            ).fetchone()
+            if previous is None:
+                return None
+            hooks = _read_hooks(conn, "WHERE id = ?", (previous["hook_id"],))
+            return (hooks[0], previous["secret"]) if hooks else None
+
+        return await self._store.run(find)
+
+    async def rotate(
+        self, hook_id: str, now: float, *, token: str, secret: str, keep_old_until: float | None
+    ) -> bool:
+        """Give a hook a new token and secret; True when the hook exists.
+
+        With `keep_old_until`, the current token and secret keep working until then,
+        next to any earlier ones still in their own grace; without it, every old token
+        stops now. Expired old tokens are forgotten.
+        """
+
+        def rotate(conn: sqlite3.Connection) -> bool:
+            with _transaction(conn):
+                current = conn.execute(
+                    "SELECT token, secret FROM hooks WHERE id = ?", (hook_id,)
+                ).fetchone()
+                if current is None:
+                    return False
+                if keep_old_until is None:
+                    conn.execute("DELETE FROM previous_tokens WHERE hook_id = ?", (hook_id,))
+                else:
+                    conn.execute(
+                        "DELETE FROM previous_tokens WHERE hook_id = ? AND grace_until <= ?",
+                        (hook_id, now),
+                    )
+                    conn.execute(
+                        "INSERT INTO previous_tokens (token, hook_id, secret, grace_until)"
+                        " VALUES (?, ?, ?, ?)",
+                        (current["token"], hook_id, current["secret"], keep_old_until),
+                    )
+                conn.execute(
+                    "UPDATE hooks SET token = ?, secret = ?, updated_at = ? WHERE id = ?",
+                    (token, secret, now, hook_id),
+                )
+                return True
+
+        return await self._store.run(rotate)
 
     async def _select(self, where: str, params: tuple[Any, ...]) -> list[Hook]:
-        def select(conn: sqlite3.Connection) -> list[Hook]:
-            rows = conn.execute(f"SELECT * FROM hooks {where} ORDER BY seq", params).fetchall()  # noqa: S608 - fixed clauses
-            counts: dict[str, dict[str, int]] = {}
-            if rows:
-                marks = ",".join("?" * len(rows))
-                sql = (
-                    f"SELECT hook_id, reason, count FROM hook_rejections WHERE hook_id IN ({marks})"  # noqa: S608
-                )
-                for r in conn.execute(sql, [row["id"] for row in rows]):
-                    counts.setdefault(r["hook_id"], {})[r["reason"]] = r["count"]
-            return [_hook_from_row(row, counts.get(row["id"], {})) for row in rows]
-
-        return await self._store.run(select)
+        return await self._store.run(_read_hooks, where, params)
 
     async def update(self, hook_id: str, now: float, **changes: Any) -> bool:
         """Change stored columns of a hook; JSON columns take Python values."""
