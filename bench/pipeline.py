@@ -37,7 +37,7 @@ from types import MappingProxyType
 
 import orjson
 
-from bot.filters import Outcome
+from bot.core.filters import Outcome
 from bot.pipeline import (
     HookRules,
     Rendered,
@@ -292,7 +292,7 @@ def run_deliveries(
 
 
 def expected_keep(event: Event) -> bool:
-    """Decide FILTERS for an event by hand (not through bot.filters)."""
+    """Decide FILTERS for an event by hand (not through bot.core.filters)."""
     if event.branch is not None and event.branch == "gh-pages":
         return False
     if event.actor is not None and event.actor.lower() == "dependabot[bot]":

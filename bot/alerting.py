@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field, replace
 
-from bot import alerts, prstate
-from bot.prstate import PRState
+from bot.core import alerts, prstate
+from bot.core.prstate import PRState
 from bot.store import Hook, Store
 from formatters.message import Message
 from parsers.event import Event

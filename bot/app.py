@@ -15,16 +15,16 @@ from typing import Any, TextIO
 import aiohttp
 from aiohttp import web
 
+from bot.chat.discord_bot import HookBot, cap_reconnect_backoff, point_at, run_bot
 from bot.config import Settings, listen_error
-from bot.discord_bot import HookBot, cap_reconnect_backoff, point_at, run_bot
-from bot.hooks import HookService
-from bot.outbox import Outbox
+from bot.delivery.outbox import Outbox
+from bot.delivery.sinks import SinkFactory, sink_factory
+from bot.intake.http import HookCache, ServerDeps, start_server
+from bot.intake.writer import GroupCommitWriter
 from bot.pipeline import Pipeline
-from bot.server import HookCache, ServerDeps, start_server
-from bot.sinks import SinkFactory, sink_factory
+from bot.service import HookService
 from bot.store import Store, StoreError
 from bot.windows import WindowFlusher
-from bot.writer import GroupCommitWriter
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from bot.config import ConfigError, Settings, StartupError, check_database_path
-from bot.grammar import canonical, is_service, split_format_args
-from bot.hooks import (
+from bot.core.grammar import canonical, is_service, split_format_args
+from bot.service import (
     HOOK_ID,
     HookCredentials,
     HookDetails,

@@ -13,11 +13,11 @@ from types import MappingProxyType
 
 from bot.aio import wait_event
 from bot.alerting import AlertTracker
-from bot.alerts import pr_state_events
-from bot.filters import FilterSet, parse_filter
-from bot.outbox import make_nonce
+from bot.core.alerts import pr_state_events
+from bot.core.filters import FilterSet, parse_filter
+from bot.core.selection import Selection, selected_event_names
+from bot.delivery.outbox import make_nonce
 from bot.parse_pool import ParsePool, ParseTimeoutError, UnknownServiceError
-from bot.selection import Selection, selected_event_names
 from bot.store import Completion, Hook, InboxRow, LogEntry, NewOutbox, Store, StoreError
 from bot.windows import held_json, window_end
 from formatters.message import Message, clamp, message_to_json

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from bot.aio import wait_event
-from bot.outbox import make_nonce
+from bot.delivery.outbox import make_nonce
 from bot.store import NewOutbox, Store, StoreError
 from formatters.digest import HeldEvent, render_digest
 from formatters.message import message_to_json

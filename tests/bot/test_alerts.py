@@ -1,4 +1,4 @@
-"""alert-if rules: checking, evaluation, the rising edge and the alert text (bot.alerts)."""
+"""alert-if rules: checking, evaluation, the rising edge and the alert text (bot.core.alerts)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bot.alerts import (
+from bot.core.alerts import (
     MAX_RULE_LENGTH,
     AlertRule,
     RuleError,
@@ -20,7 +20,7 @@ from bot.alerts import (
     reads_pr_state,
     render_alert,
 )
-from bot.prstate import PRState, apply, subjects_for
+from bot.core.prstate import PRState, apply, subjects_for
 from formatters.message import Message
 from parsers.event import Event
 from tests.bot.test_prstate import (

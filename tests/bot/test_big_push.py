@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bot.filters import FilterSet, parse_filter
+from bot.core.filters import FilterSet, parse_filter
 from bot.parse_pool import ParsePool
 from bot.pipeline import MAX_ATTEMPTS, Pipeline
 from bot.store import NewDelivery, Store

@@ -8,7 +8,7 @@ from types import MappingProxyType
 
 import pytest
 
-from bot.filters import (
+from bot.core.filters import (
     STANDARD_KEYS,
     Filter,
     FilterError,

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.globs import MAX_PATTERN_LENGTH, GlobError, compile_glob
+from bot.core.globs import MAX_PATTERN_LENGTH, GlobError, compile_glob
 
 
 def test_glob_brackets_are_literal_matches_dependabot_login() -> None:

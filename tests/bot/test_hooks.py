@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.hooks import (
+from bot.service import (
     AmbiguousRefError,
     HookNotFoundError,
     HookService,
@@ -147,7 +147,7 @@ async def test_hooks_replay_queues_a_stored_delivery_again(service: HookService,
 
 async def test_hooks_events_to_tick_follow_selection_and_rules(service: HookService, store: Store):
     """The events to tick are the selection's, plus reviews when a rule reads PR state."""
-    from bot.hooks import events_to_tick
+    from bot.service import events_to_tick
 
     hook = (await service.create("github", "console")).hook
     default = events_to_tick(hook)

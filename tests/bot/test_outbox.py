@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from bot.outbox import BACKOFF_CAP, Outbox, backoff, coalesce, group_size
-from bot.sinks import PermanentSinkError, RejectedMessageError, TransientSinkError
+from bot.delivery.outbox import BACKOFF_CAP, Outbox, backoff, coalesce, group_size
+from bot.delivery.sinks import PermanentSinkError, RejectedMessageError, TransientSinkError
 from bot.store import DEAD, DONE, Completion, NewDelivery, NewOutbox, OutboxRow, Store
 from formatters.message import Embed, Message, message_to_json
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from bot.outbox import make_nonce
+from bot.delivery.outbox import make_nonce
 from bot.pipeline import Pipeline
 from bot.store import DEAD, READY, NewDelivery, Store
 from tests.conftest import sample

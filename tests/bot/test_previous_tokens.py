@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.hooks import HookService
+from bot.service import HookService
 from bot.store import Store
 
 
@@ -80,7 +80,7 @@ async def test_deleting_a_hook_ends_its_old_tokens(service: HookService, store: 
 def test_migration_keeps_a_grace_in_progress(tmp_path: Path):
     """A rotation made before the upgrade (old_token columns) keeps its grace after it."""
     path = tmp_path / "hookbot.db"
-    migrations = sorted((Path(__file__).parents[2] / "bot" / "migrations").glob("*.sql"))
+    migrations = sorted((Path(__file__).parents[2] / "bot" / "store" / "migrations").glob("*.sql"))
     with sqlite3.connect(path) as conn:
         for migration in migrations:
             if int(migration.name.split("_", 1)[0]) >= 6:

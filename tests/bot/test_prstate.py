@@ -1,4 +1,4 @@
-"""PR review and check state folded from real parsed GitHub samples (bot.prstate)."""
+"""PR review and check state folded from real parsed GitHub samples (bot.core.prstate)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bot.prstate import PRState, apply, subjects_for
+from bot.core.prstate import PRState, apply, subjects_for
 from parsers import github
 from parsers.event import Event
 

@@ -13,9 +13,9 @@ import pytest
 from aiohttp import web
 
 from bot.cli import _configure_logging
-from bot.outbox import Outbox
+from bot.delivery.outbox import Outbox
+from bot.delivery.sinks import DiscordWebhookSink, TransientSinkError, sink_factory
 from bot.redact import RedactingFilter, install_redaction, redact
-from bot.sinks import DiscordWebhookSink, TransientSinkError, sink_factory
 from bot.store import DEAD, Completion, NewDelivery, NewOutbox, Store
 from formatters.message import Message, message_to_json
 

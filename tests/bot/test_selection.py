@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.selection import (
+from bot.core.selection import (
     ALIASES,
     DEFAULT_SELECTION,
     Selection,

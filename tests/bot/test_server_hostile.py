@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from bot.server import (
+from bot.intake.http import (
     HookCache,
     HttpServer,
     LogThrottle,
@@ -24,8 +24,8 @@ from bot.server import (
     ServerDeps,
     start_server,
 )
+from bot.intake.writer import GroupCommitWriter
 from bot.store import Hook, Store
-from bot.writer import GroupCommitWriter
 from parsers.signatures import sign_hmac_sha256
 from tests.conftest import Receiver, sample
 

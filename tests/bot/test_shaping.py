@@ -7,9 +7,9 @@ from dataclasses import replace
 
 import pytest
 
-from bot.grammar import split_format_args
-from bot.hooks import HookService, InvalidInputError, Scope, clean_template
+from bot.core.grammar import split_format_args
 from bot.pipeline import Pipeline, find_template
+from bot.service import HookService, InvalidInputError, Scope, clean_template
 from bot.store import Hook, NewDelivery, Store
 from parsers import github
 from tests.conftest import sample

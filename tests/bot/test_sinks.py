@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bot.sinks import (
+from bot.delivery.sinks import (
     ConsoleSink,
     DiscordWebhookSink,
     PermanentSinkError,

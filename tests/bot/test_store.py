@@ -59,7 +59,7 @@ async def test_store_migrate_twice_keeps_version(tmp_path: Path):
     assert len(await second.hooks.find_all()) == 1
     await second.close()
     with sqlite3.connect(path) as conn:
-        files = sorted((Path(__file__).parents[2] / "bot" / "migrations").glob("*.sql"))
+        files = sorted((Path(__file__).parents[2] / "bot" / "store" / "migrations").glob("*.sql"))
         assert conn.execute("PRAGMA user_version").fetchone()[0] == int(files[-1].name[:4])
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from bot.app import Running, running
 from bot.config import Settings
-from bot.hooks import Scope
+from bot.service import Scope
 from parsers.signatures import sign_hmac_sha256
 from tests.conftest import make_settings, sample
 from tests.e2e.fake_discord import FakeDiscord, pointed_at
@@ -230,7 +230,11 @@ async def test_bot_502s_then_recovery_lose_nothing(world: World):
 
 
 async def test_bot_burst_under_rate_limit_is_coalesced(world: World):
-    """100 events into a channel limited to 5 posts / 5 s: all arrive, in order, in ≤ 12 posts."""
+    """100 events into a channel limited to 5 posts / 5 s: all arrive, in order, in ≤ 20 posts.
+
+    Ten embeds a post make 10 the floor; uncoalesced it would be 100. The slack covers a
+    loaded machine, where the first posts leave before the pipeline has queued the rest.
+    """
     url, secret = await world.create_hook()
     base = len(world.channel_messages())
     world.fake.rate_limit(world.fake.channel_id, limit=5, per=5.0)
@@ -255,7 +259,7 @@ async def test_bot_burst_under_rate_limit_is_coalesced(world: World):
         for m in re.findall(r"burst-(\d{3})", r.payload)
     ]
     assert seen() == list(dict.fromkeys(queued)), "posted in the order they were accepted"
-    assert len(world.channel_messages()[base:]) <= 12
+    assert len(world.channel_messages()[base:]) <= 20
 
 
 async def test_bot_gateway_drop_reconnects_and_answers(world: World):

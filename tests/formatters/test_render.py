@@ -290,7 +290,9 @@ def test_render_default_missing_optional_fields_still_uses_template(
 
 def test_render_default_unknown_service_uses_generic_with_status_colour() -> None:
     """A kind without a template gets the generic embed, coloured by status."""
-    event = build_event("pipeline.failed", service="nosuchservice", status="failure", title="Build #3")
+    event = build_event(
+        "pipeline.failed", service="nosuchservice", status="failure", title="Build #3"
+    )
     (embed,) = render_default(event).embeds
     assert embed.title == "Build #3"
     assert embed.color == COLORS["red"]

@@ -5,7 +5,7 @@ sandbox of formatters.render (`compile_expression`, StrictUndefined,
 `undefined_to_none=False`; no eval). `parse_rule` checks it when it is added: the
 names it reads must be ones the service's events carry (`known_names`) or the PR
 state names (`pr.approvals`, alias `pr.reviews`, `pr.changes_requested`,
-`pr.status`, `pr.checks`; see bot.prstate). `evaluate` runs it against one event and
+`pr.status`, `pr.checks`; see bot.core.prstate). `evaluate` runs it against one event and
 the subject's PR state; a name the event lacks gives None (false, silently). The
 caller remembers the last result per rule and subject and posts `render_alert`
 when `fire` says the rule has just turned true.
@@ -23,7 +23,7 @@ import jinja2
 from jinja2 import meta, nodes
 from jinja2.environment import TemplateExpression
 
-from bot.prstate import STATE_NAMES, PRState
+from bot.core.prstate import STATE_NAMES, PRState
 from formatters.message import Embed, Message, clamp
 from formatters.render import (
     COLORS,
@@ -55,7 +55,7 @@ MAX_RULE_LENGTH = 500
 """Longest rule accepted, in characters, after removing outer quotes."""
 
 PR_STATE_NAMES: tuple[str, ...] = tuple(f"pr.{name}" for name in STATE_NAMES)
-"""The PR-state names rules read: `pr.approvals`, `pr.reviews`, … (bot.prstate)."""
+"""The PR-state names rules read: `pr.approvals`, `pr.reviews`, … (bot.core.prstate)."""
 
 _REVIEW_NAMES = frozenset({"pr.approvals", "pr.reviews", "pr.changes_requested", "pr.status"})
 _CHECK_NAMES = frozenset({"pr.checks"})
@@ -291,7 +291,7 @@ def _reads_any(expression: str, wanted: Collection[str]) -> bool:
 
 
 def reads_pr_state(expression: str) -> bool:
-    """Return True when the expression reads `pr.approvals`/`reviews`/… (bot.prstate)."""
+    """Return True when the expression reads `pr.approvals`/`reviews`/… (bot.core.prstate)."""
     return _reads_any(expression, PR_STATE_NAMES)
 
 

@@ -22,7 +22,7 @@ import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from bot.globs import GlobError, compile_glob
+from bot.core.globs import GlobError, compile_glob
 from parsers import github as _github
 from parsers.event import JSON, Event
 

@@ -15,7 +15,7 @@ from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
 from bot.config import Settings
-from bot.hooks import HookService
+from bot.service import HookService
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ class HookBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         """Add the `hook` commands before connecting."""
-        from bot.commands import HookCommands  # the Cog needs the bot class defined
+        from bot.chat.commands import HookCommands  # the Cog needs the bot class defined
 
         await self.add_cog(HookCommands(self))
 

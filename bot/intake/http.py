@@ -20,8 +20,8 @@ from typing import Any, cast
 from aiohttp import web
 from aiohttp.http import HttpProcessingError
 
+from bot.intake.writer import GroupCommitWriter
 from bot.store import Hook, NewDelivery, Rejection, Store, StoreError
-from bot.writer import GroupCommitWriter
 from parsers import PARSERS, ParserSpec
 from parsers.errors import PayloadError, SignatureError, UnsupportedContentTypeError
 

@@ -13,14 +13,14 @@ import time
 from collections.abc import Callable, Sequence
 
 from bot.aio import wait_event
-from bot.redact import redact
-from bot.sinks import (
+from bot.delivery.sinks import (
     PermanentSinkError,
     RejectedMessageError,
     Sink,
     SinkFactory,
     TransientSinkError,
 )
+from bot.redact import redact
 from bot.store import OutboxRow, Store, StoreError
 from formatters.message import LIMITS, Message, embed_size, message_from_json
 

@@ -16,7 +16,7 @@ import functools
 import re
 from collections.abc import Iterable, Sequence
 
-from bot.globs import Glob, GlobError, compile_glob
+from bot.core.globs import Glob, GlobError, compile_glob
 from parsers import PARSERS
 from parsers import github as _github
 

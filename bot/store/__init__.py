@@ -178,7 +178,7 @@ def _split_statements(script: str) -> Iterator[str]:
 
 
 def _migrations() -> list[tuple[int, str]]:
-    folder = resources.files("bot") / "migrations"
+    folder = resources.files("bot.store") / "migrations"
     found = []
     for entry in folder.iterdir():
         if entry.name.endswith(".sql"):

@@ -10,9 +10,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from importlib import resources
 
-from bot.alerts import RuleError, known_names, parse_rule, pr_state_events
-from bot.filters import Filter, FilterError, check_applies, kinds_with_key, parse_filter
-from bot.selection import SelectionError, describe, parse_patterns, selected_event_names
+from bot.core.alerts import RuleError, known_names, parse_rule, pr_state_events
+from bot.core.filters import Filter, FilterError, check_applies, kinds_with_key, parse_filter
+from bot.core.selection import SelectionError, describe, parse_patterns, selected_event_names
 from bot.store import Hook, LogEntry, NewDelivery, Store
 from formatters.message import Message
 from formatters.render import TemplateError, render_user, validate_template
@@ -195,7 +195,7 @@ def shared_by(guild_id: str | None) -> str:
 def _message_text(message: Message) -> str:
     # Only a preview of a reset shows the default embed; sinks (and discord.py) stay out
     # of every other command's start-up.
-    from bot.sinks import describe_message
+    from bot.delivery.sinks import describe_message
 
     return describe_message(message)
 

@@ -12,8 +12,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.grammar import VERBS, split_format_args
-from bot.hooks import (
+from bot.core.grammar import VERBS, split_format_args
+from bot.service import (
     HOOK_ID,
     AmbiguousRefError,
     HookCredentials,
@@ -27,7 +27,7 @@ from formatters.message import Embed, Message, clamp
 from parsers import PARSERS
 
 if TYPE_CHECKING:
-    from bot.discord_bot import HookBot
+    from bot.chat.discord_bot import HookBot
 
 log = logging.getLogger(__name__)
 

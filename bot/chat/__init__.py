@@ -1,0 +1,1 @@
+"""The Discord side: the bot client and the `!hook` / `/hook` Cog."""

@@ -1,0 +1,1 @@
+"""Where messages go out: the outbox workers and one module per kind of destination."""

@@ -1,0 +1,1 @@
+"""Where deliveries come in: the aiohttp routes and the group-commit writer."""

@@ -1,0 +1,1 @@
+"""Other services hookbot calls: the GitHub API (PyGithub) and the tunnel (pyngrok)."""
