@@ -26,7 +26,7 @@ from bot.service import (
     load_sample,
 )
 from bot.store import Hook, LogEntry, Store, StoreError
-from parsers import PARSERS
+from parsers import SERVICES
 
 log = logging.getLogger(__name__)
 
@@ -348,9 +348,9 @@ def _hook_command(settings: Settings, words: list[str]) -> int:
 def _send_sample(settings: Settings, service_name: str, kind: str, hook_ref: str | None) -> int:
     import aiohttp  # only send-sample posts; the other commands start faster without it
 
-    spec = PARSERS.get(service_name)
+    spec = SERVICES.get(service_name)
     if spec is None:
-        known = ", ".join(sorted(PARSERS))
+        known = ", ".join(sorted(SERVICES))
         raise InvalidInputError(f"unknown service {service_name!r}; known services: {known}")
     body = load_sample(service_name, kind)
 
@@ -367,11 +367,8 @@ def _send_sample(settings: Settings, service_name: str, kind: str, hook_ref: str
     hook = _with_store(settings, find)
     delivery = str(uuid.uuid4())
     headers = {
-        "Content-Type": "application/json",
-        spec.event_header: kind.split(".", 1)[0],
-        spec.delivery_header: delivery,
         "User-Agent": "hookbot-send-sample",
-        **spec.sign(body, hook.secret),
+        **spec.sample_headers(kind, body, hook.secret, delivery),
     }
     url = f"http://{settings.hookbot_host}:{settings.hookbot_port}/webhook/{hook.service}/{hook.token}"
 

@@ -16,7 +16,7 @@ import multiprocessing
 import multiprocessing.pool
 from collections.abc import Mapping
 
-from parsers import PARSERS
+from parsers import SERVICES
 from parsers.event import Event
 
 log = logging.getLogger(__name__)
@@ -35,10 +35,10 @@ class UnknownServiceError(Exception):
 
 def parse_delivery(service: str, headers: Mapping[str, str], body: bytes) -> list[Event]:
     """Parse a delivery with its service's parser (also the worker process's entry point)."""
-    spec = PARSERS.get(service)
+    spec = SERVICES.get(service)
     if spec is None:
         raise UnknownServiceError(f"no parser for service {service!r}")
-    return spec.parse(dict(headers), body)
+    return spec.parse(dict(headers), body, {})
 
 
 class ParsePool:

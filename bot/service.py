@@ -16,7 +16,7 @@ from bot.core.selection import SelectionError, describe, parse_patterns, selecte
 from bot.store import Hook, LogEntry, NewDelivery, Store
 from formatters.message import Message
 from formatters.render import TemplateError, render_user, validate_template
-from parsers import PARSERS
+from parsers import SERVICES, ServiceSpec
 from parsers.errors import ParseError
 from parsers.event import Event
 
@@ -28,40 +28,15 @@ MIN_WINDOW_SECONDS = 60
 MAX_WINDOW_SECONDS = 24 * 3600
 MAX_GRACE_SECONDS = 7 * 24 * 3600
 LOG_CONTEXT = 10  # `logs` reads this many times its lines to name the kind of `sent` ones
-# How GitHub's webhook form names its events ("Let me select individual events").
-GITHUB_EVENT_LABELS = {
-    "push": "Pushes",
-    "create": "Branch or tag creation",
-    "delete": "Branch or tag deletion",
-    "pull_request": "Pull requests",
-    "pull_request_review": "Pull request reviews",
-    "pull_request_review_comment": "Pull request review comments",
-    "issues": "Issues",
-    "issue_comment": "Issue comments",
-    "release": "Releases",
-    "workflow_run": "Workflow runs",
-    "workflow_job": "Workflow jobs",
-    "check_suite": "Check suites",
-    "check_run": "Check runs",
-    "status": "Statuses",
-    "deployment": "Deployments",
-    "deployment_status": "Deployment statuses",
-    "star": "Stars",
-    "watch": "Watches",
-    "fork": "Forks",
-    "member": "Collaborator add, remove, or changed",
-    "repository": "Repositories",
-    "discussion": "Discussions",
-    "discussion_comment": "Discussion comments",
-}
 
 
 def events_to_tick(hook: Hook) -> list[str]:
-    """Return the GitHub webhook events a hook needs: its selection plus its rules' state."""
+    """Return the provider-side events a hook needs ticked: its selection plus its rules' state."""
     names = list(selected_event_names(hook.events, hook.service))
     for rule in hook.alerts:
         names += [n for n in pr_state_events(str(rule["expression"])) if n not in names]
-    return [GITHUB_EVENT_LABELS.get(name, name) for name in names]
+    labels = SERVICES[hook.service].event_labels
+    return [labels.get(name, name) for name in names]
 
 
 class HookError(Exception):
@@ -156,18 +131,30 @@ def clean_template(text: str) -> str:
 
 
 def _known_kind(service: str, kind: str) -> bool:
-    kinds = PARSERS[service].kinds
-    return kind in kinds or any(k.split(".", 1)[0] == kind for k in kinds)
+    spec = SERVICES[service]
+    return spec.knows_kind(kind) or any(k.split(".", 1)[0] == kind for k in spec.kinds)
 
 
 def sample_names(service: str) -> list[str]:
     """Return the names of a service's bundled samples, sorted."""
-    folder = resources.files("parsers") / "samples" / service
-    if not folder.is_dir():
-        return []
-    return sorted(
-        e.name.removesuffix(".json") for e in folder.iterdir() if e.name.endswith(".json")
-    )
+    spec = SERVICES.get(service)
+    return sorted(spec.samples) if spec is not None else []
+
+
+def first_sample(spec: ServiceSpec) -> str:
+    """Return the sample `test` sends when a hook has no delivery yet (a push if any)."""
+    return "push" if "push" in spec.samples else next(iter(spec.samples))
+
+
+def sample_for_kind(spec: ServiceSpec, kind: str) -> str:
+    """Return the bundled sample that best shows `kind` (its kind, else its event)."""
+    if kind != "*":
+        event = kind.split(".", 1)[0]
+        for wanted in (kind, event):
+            for name, sample_kind in spec.samples.items():
+                if wanted in (sample_kind, sample_kind.split(".", 1)[0]):
+                    return name
+    return first_sample(spec)
 
 
 def load_sample(service: str, kind: str) -> bytes:
@@ -243,8 +230,8 @@ class HookService:
         new: bool = False,
     ) -> HookCredentials:
         """Create a hook, or re-enable and show this destination's only hook of that service."""
-        if service not in PARSERS:
-            known = ", ".join(sorted(PARSERS))
+        if service not in SERVICES:
+            known = ", ".join(sorted(SERVICES))
             raise InvalidInputError(f"unknown service {service!r}; known services: {known}")
         if not new:
             existing = [
@@ -285,7 +272,7 @@ class HookService:
             if hook is None or not scope.sees(hook):
                 raise HookNotFoundError(f"no hook {ref}; `list` shows the hooks you can use")
             return hook
-        if ref in PARSERS:
+        if ref in SERVICES:
             hooks = [h for h in await self._visible(scope) if h.service == ref]
             if scope.channel_id is not None:
                 hooks = [h for h in hooks if h.channel_id == scope.channel_id] or hooks
@@ -355,10 +342,15 @@ class HookService:
                 f"the last delivery ({last.event_name})",
             )
         else:
-            spec = PARSERS[hook.service]
-            body = load_sample(hook.service, "push")
-            headers = {spec.event_header.lower(): "push", "content-type": "application/json"}
-            what = "a bundled sample push"
+            spec = SERVICES[hook.service]
+            name = first_sample(spec)
+            body = load_sample(hook.service, name)
+            delivery = f"sample-{uuid.uuid4()}"
+            headers = {
+                k.lower(): v
+                for k, v in spec.sample_headers(name, body, hook.secret, delivery).items()
+            }
+            what = f"the bundled sample {name!r}"
         await self._resend(hook, headers, body, "test")
         return await self._get(hook.id), what
 
@@ -380,7 +372,10 @@ class HookService:
 
     async def _resend(self, hook: Hook, headers: dict[str, str], body: bytes, why: str) -> str:
         delivery = f"{why}-{uuid.uuid4()}"
-        event_name = headers.get(PARSERS[hook.service].event_header.lower())
+        try:
+            event_name, _ = SERVICES[hook.service].identify(headers, body)
+        except ParseError:
+            event_name = None
         await self._store.inbox.write_batch(
             [
                 NewDelivery(
@@ -398,7 +393,7 @@ class HookService:
         """Replace a hook's event selection; returns the hook and the selection in words."""
         hook = await self.resolve(ref, scope)
         try:
-            patterns = parse_patterns(text, hook.service, PARSERS[hook.service].kinds)
+            patterns = parse_patterns(text, hook.service, SERVICES[hook.service].kinds)
         except SelectionError as exc:
             raise InvalidInputError(str(exc)) from exc
         await self._store.hooks.update(hook.id, self._clock(), events=list(patterns))
@@ -495,7 +490,7 @@ class HookService:
         delivery (or a bundled sample) and the whole answer.
         """
         channel = CHANNEL_TEMPLATE.fullmatch(target)
-        if channel and channel[1] in PARSERS:
+        if channel and channel[1] in SERVICES:
             service, kind = channel[1], channel[2]
             hook = None
             where = f"{service} {kind} events of {shared_by(scope.guild_id)}"
@@ -741,24 +736,21 @@ class HookService:
 
     async def _sample_event(self, hook: Hook | None, service: str, kind: str) -> Event:
         """The hook's last real delivery of that kind, or a bundled sample."""
-        spec = PARSERS[service]
+        spec = SERVICES[service]
         if hook is not None:
             last = await self._store.inbox.last_delivery(hook.id)
             if last is not None:
                 try:
-                    events = spec.parse(last.headers, last.body)
+                    events = spec.parse(last.headers, last.body, {})
                 except ParseError:
                     events = []
                 for event in events:
                     if kind == "*" or event.kind == kind or event.kind.split(".")[0] == kind:
                         return event
-        name = kind.split(".", 1)[0] if kind != "*" else "push"
-        try:
-            body = load_sample(service, name)
-        except InvalidInputError:
-            body, name = load_sample(service, "push"), "push"
-        headers = {spec.event_header: name, "Content-Type": "application/json"}
-        return spec.parse(headers, body)[0]
+        name = sample_for_kind(spec, kind)
+        body = load_sample(service, name)
+        headers = spec.sample_headers(name, body, "sample-secret", f"sample-{name}")
+        return spec.parse(headers, body, {})[0]
 
     async def _visible(self, scope: Scope) -> list[Hook]:
         return await self._store.hooks.find_all(guild_id=scope.guild_id)

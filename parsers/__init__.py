@@ -1,76 +1,183 @@
-"""Pure parsers: (headers, body) → list[Event]; the registry of services lives here."""
+"""Pure parsers, one module per service, and the registry every other part reads.
+
+Nothing outside a service's own module knows that service by name: the receiver's
+routes, the grammar's service words, selection defaults, filter keys, alert names, `on`
+answers, samples, docs/events.md and the contract test all read `SERVICES`. A module
+provides the names listed on `ServiceSpec` (see parsers/github.py for the fullest one);
+`_spec` turns it into an entry, so adding a service is one module and one line here.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import ModuleType
 
-from parsers import github
-from parsers.errors import UnsupportedContentTypeError
+import orjson
+
+from parsers import ci, custom, github, gitlab
+from parsers._headers import header
+from parsers.errors import PayloadError, UnsupportedContentTypeError
 from parsers.event import JSON, Event
-from parsers.signatures import sign_hmac_sha256
 
-__all__ = ["PARSERS", "Event", "ParserSpec", "header"]
+__all__ = ["SERVICES", "Event", "ServiceSpec", "header", "service_words"]
 
-
-def header(headers: Mapping[str, str], name: str) -> str | None:
-    """Look a header up case-insensitively (stored headers are lower-cased)."""
-    value = headers.get(name)
-    if value is not None:
-        return value
-    lowered = name.lower()
-    for key, candidate in headers.items():
-        if key.lower() == lowered:
-            return candidate
-    return None
+Headers = Mapping[str, str]
+Options = Mapping[str, JSON]
 
 
 @dataclass(frozen=True, slots=True)
-class ParserSpec:
-    """Everything the receiver and the pipeline need to know about one service."""
+class ServiceSpec:
+    """Everything the receiver, the pipeline and the adapters know about one service.
+
+    `http` is False for a service whose events do not arrive over HTTP (docker).
+    `identify` returns (event name, delivery id) from headers or body; `verify` raises
+    SignatureError; `parse` returns the Events (pure). `kinds` are the kinds known by
+    name; `open_kinds`, when set, accepts other kinds of that shape too (custom).
+    `attribute_events` names the events that set Event.branch / Event.status (default:
+    all). `setup_hint` is filled with `url`, `secret` and `events` (the provider-side event
+    names to tick, from `event_labels`). `samples` maps a bundled sample's name to its
+    kind; `sample_headers(name, body, secret)` returns the headers a genuine sender sends
+    with it, signed.
+    """
 
     name: str
+    http: bool
     content_types: tuple[str, ...]
-    required_headers: tuple[str, ...]
-    event_header: str
-    delivery_header: str
-    verify: Callable[[Mapping[str, str], bytes, str], None]
-    decode: Callable[[str | None, bytes], dict[str, JSON]]
-    parse: Callable[[Mapping[str, str], bytes], list[Event]]
-    sign: Callable[[bytes, str], dict[str, str]]
-    kinds: frozenset[str]
+    identify: Callable[[Headers, bytes], tuple[str | None, str | None]]
+    verify: Callable[[Headers, bytes, str, Options], None]
+    parse: Callable[[Headers, bytes, Options], list[Event]]
+    kinds: tuple[str, ...]
+    field_docs: Mapping[str, Mapping[str, str]]
+    default_selection: tuple[str, ...]
+    aliases: Mapping[str, tuple[str, ...]]
+    setup_hint: str
+    samples: Mapping[str, str]
+    sample_headers: Callable[[str, bytes, str, str], dict[str, str]]
+    identify_hint: str = ""
+    event_labels: Mapping[str, str] = field(default_factory=dict)
+    attribute_events: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    open_kinds: re.Pattern[str] | None = None
 
-    def check_content_type(self, content_type: str | None) -> None:
-        """Raise UnsupportedContentTypeError unless the media type is one the service sends."""
+    def check_content_type(self, content_type: str | None, *, empty: bool = False) -> None:
+        """Raise UnsupportedContentTypeError unless the media type is one the service sends.
+
+        An empty body needs no content type (a custom hook accepts an empty POST).
+        """
         media = (content_type or "").split(";", 1)[0].strip().lower()
+        if not media and empty:
+            return
         if media not in self.content_types:
             allowed = " or ".join(self.content_types)
             raise UnsupportedContentTypeError(f"content type {media or 'missing'}; send {allowed}")
 
-    def event_name(self, headers: Mapping[str, str]) -> str | None:
-        """Return the provider's event name for a delivery."""
-        return header(headers, self.event_header)
+    def check_body(self, content_type: str | None, body: bytes) -> None:
+        """Raise PayloadError when a JSON body is not JSON (the receiver answers 400).
 
-    def delivery_id(self, headers: Mapping[str, str]) -> str | None:
-        """Return the provider's delivery id (the dedupe key), if it sent one."""
-        return header(headers, self.delivery_header)
+        Form bodies are checked by the service's parser; the pipeline records what it
+        makes of them.
+        """
+        media = (content_type or "").split(";", 1)[0].strip().lower()
+        if media == "application/x-www-form-urlencoded" or (not body and not media):
+            return
+        try:
+            orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise PayloadError(f"body is not JSON: {exc}") from None
+
+    def knows_kind(self, kind: str) -> bool:
+        """Return True for a kind this service produces (by name or by its open shape)."""
+        if kind in self.kinds:
+            return True
+        return self.open_kinds is not None and self.open_kinds.fullmatch(kind) is not None
 
 
-def _github_signature(body: bytes, secret: str) -> dict[str, str]:
-    return {"X-Hub-Signature-256": sign_hmac_sha256(body, secret)}
+def _verify_plain(module: ModuleType) -> Callable[[Headers, bytes, str, Options], None]:
+    """Adapt a module's `verify(headers, body, secret)` to the registry's signature."""
+    verify: Callable[[Headers, bytes, str], None] = module.verify
+
+    def check(headers: Headers, body: bytes, secret: str, options: Options) -> None:
+        del options
+        verify(headers, body, secret)
+
+    return check
 
 
-PARSERS: dict[str, ParserSpec] = {
-    "github": ParserSpec(
-        name="github",
-        content_types=("application/json", "application/x-www-form-urlencoded"),
-        required_headers=("X-GitHub-Event",),
-        event_header="X-GitHub-Event",
-        delivery_header="X-GitHub-Delivery",
-        verify=github.verify,
-        decode=github.decode,
-        parse=github.parse,
-        sign=_github_signature,
-        kinds=frozenset(github.KINDS),
-    ),
+def _signed_sample(
+    module: ModuleType, sign: Callable[[str, bytes, str], dict[str, str]]
+) -> Callable[[str, bytes, str, str], dict[str, str]]:
+    headers_of: Callable[[str], dict[str, str]] = module.sample_headers
+    id_headers = {
+        name.lower()
+        for name in (
+            getattr(module, "DELIVERY_HEADER", ""),
+            *getattr(module, "DELIVERY_HEADERS", ()),
+        )
+        if name
+    }
+
+    def headers(name: str, body: bytes, secret: str, delivery: str) -> dict[str, str]:
+        sent = {
+            k: (delivery if k.lower() in id_headers else v) for k, v in headers_of(name).items()
+        }
+        return {**sent, **sign(name, body, secret)}
+
+    return headers
+
+
+def _spec(
+    module: ModuleType,
+    *,
+    verify: Callable[[Headers, bytes, str, Options], None] | None = None,
+    sign_sample: Callable[[str, bytes, str], dict[str, str]] | None = None,
+    open_kinds: re.Pattern[str] | None = None,
+) -> ServiceSpec:
+    """Build a registry entry from a service module's names."""
+    sign: Callable[[bytes, str], dict[str, str]] = module.sign
+    return ServiceSpec(
+        name=module.SERVICE,
+        http=True,
+        content_types=module.CONTENT_TYPES,
+        identify=module.identify,
+        verify=verify or _verify_plain(module),
+        parse=module.parse,
+        kinds=tuple(module.KINDS),
+        field_docs=module.FIELD_DOCS,
+        default_selection=module.DEFAULT_SELECTION,
+        aliases=module.ALIASES,
+        setup_hint=module.SETUP_HINT,
+        samples=module.SAMPLES,
+        sample_headers=_signed_sample(
+            module, sign_sample or (lambda _name, body, secret: sign(body, secret))
+        ),
+        identify_hint=getattr(module, "IDENTIFY_HINT", "its event could not be identified"),
+        event_labels=getattr(module, "EVENT_LABELS", {}),
+        attribute_events=getattr(module, "ATTRIBUTE_EVENTS", {}),
+        open_kinds=open_kinds,
+    )
+
+
+def _verify_custom(headers: Headers, body: bytes, secret: str, options: Options) -> None:
+    custom.verify_with_options(headers, body, secret, options)
+
+
+def _sign_ci_sample(name: str, body: bytes, secret: str) -> dict[str, str]:
+    return ci.sign_as(ci.sample_provider(name), body, secret)
+
+
+SERVICES: dict[str, ServiceSpec] = {
+    spec.name: spec
+    for spec in (
+        _spec(github),
+        _spec(gitlab),
+        _spec(ci, sign_sample=_sign_ci_sample),
+        _spec(custom, verify=_verify_custom, open_kinds=custom.KIND_GRAMMAR),
+    )
 }
+"""Every service hookbot knows, by name."""
+
+
+def service_words() -> frozenset[str]:
+    """Return the words that name a service in commands (`github`, `ci`, …)."""
+    return frozenset(SERVICES)

@@ -55,6 +55,12 @@ __all__ = [
 
 SERVICE = "ci"
 CONTENT_TYPES: tuple[str, ...] = ("application/json", "application/x-www-form-urlencoded")
+# Headers with a delivery id (Actions, GitLab CI); Jenkins and CircleCI ids are in the body.
+DELIVERY_HEADERS = ("X-GitHub-Delivery", "Idempotency-Key", "X-Gitlab-Event-UUID")
+IDENTIFY_HINT = (
+    "no X-GitHub-Event, X-Gitlab-Event or circleci-event-type header, and no Jenkins"
+    " `build.phase` in the body"
+)
 
 DEFAULT_SELECTION: tuple[str, ...] = (
     "pipeline.started",

@@ -54,12 +54,14 @@ from parsers._json import (
 )
 from parsers.errors import PayloadError, UnsupportedContentTypeError, UnsupportedEventError
 from parsers.event import JSON, Event
-from parsers.signatures import verify_hmac_sha256
+from parsers.signatures import sign_hmac_sha256, verify_hmac_sha256
 
 SERVICE = "github"
 EVENT_HEADER = "X-GitHub-Event"
 DELIVERY_HEADER = "X-GitHub-Delivery"
 SIGNATURE_HEADER = "X-Hub-Signature-256"
+CONTENT_TYPES: tuple[str, ...] = ("application/json", "application/x-www-form-urlencoded")
+IDENTIFY_HINT = f"missing or empty header(s): {EVENT_HEADER}"
 
 # Form deliveries carry one field; a cap keeps a hostile body from allocating many.
 _MAX_FORM_FIELDS = 100
@@ -190,12 +192,34 @@ def decode(content_type: str | None, body: bytes) -> dict[str, JSON]:
     return _loads(values[0])
 
 
-def parse(headers: Mapping[str, str], body: bytes) -> list[Event]:
+def identify(headers: Mapping[str, str], body: bytes) -> tuple[str | None, str | None]:
+    """Return the delivery's event name and GUID, both from headers (the body is not read).
+
+    Args:
+        headers: The request headers; names match case-insensitively.
+        body: The raw body bytes (unused).
+
+    Returns:
+        (`X-GitHub-Event`, `X-GitHub-Delivery`), each None when absent or blank.
+    """
+    del body
+    return event_name(headers), delivery_id(headers)
+
+
+def sign(body: bytes, secret: str) -> dict[str, str]:
+    """Return the signature header GitHub sends with this body and secret."""
+    return {SIGNATURE_HEADER: sign_hmac_sha256(body, secret)}
+
+
+def parse(
+    headers: Mapping[str, str], body: bytes, options: Mapping[str, JSON] | None = None
+) -> list[Event]:
     """Decode a delivery and turn it into Events.
 
     Args:
         headers: The request headers; names match case-insensitively.
         body: The raw body bytes.
+        options: The hook's options (GitHub reads none).
 
     Returns:
         The delivery's Events (one per delivery today).
@@ -1645,3 +1669,136 @@ FIELD_DOCS: dict[str, dict[str, str]] = {
     },
 }
 """Field path → one-line description, per event name (`*`: fields every kind carries)."""
+
+
+# --------------------------------------------------------------------------- registry data
+
+DEFAULT_SELECTION: tuple[str, ...] = (
+    "push",
+    "create.tag",
+    "delete.tag",
+    "pull_request.opened",
+    "pull_request.closed",
+    "pull_request.merged",
+    "pull_request.reopened",
+    "pull_request.ready_for_review",
+    "issues.opened",
+    "issues.closed",
+    "issues.reopened",
+    "release.published",
+    "workflow_run.completed",
+)
+"""What a GitHub hook selects when given no patterns: the seed's list minus the noise."""
+
+ALIASES: dict[str, tuple[str, ...]] = {
+    "pr": ("pull_request",),
+    "review": ("pull_request_review",),
+    "issue": ("issues",),
+    "ci": ("workflow_run", "workflow_job", "check_suite"),
+}
+"""Short event words users may type, and the patterns they stand for."""
+
+EVENT_LABELS: dict[str, str] = {
+    "push": "Pushes",
+    "create": "Branch or tag creation",
+    "delete": "Branch or tag deletion",
+    "pull_request": "Pull requests",
+    "pull_request_review": "Pull request reviews",
+    "pull_request_review_comment": "Pull request review comments",
+    "issues": "Issues",
+    "issue_comment": "Issue comments",
+    "release": "Releases",
+    "workflow_run": "Workflow runs",
+    "workflow_job": "Workflow jobs",
+    "check_suite": "Check suites",
+    "check_run": "Check runs",
+    "status": "Statuses",
+    "deployment": "Deployments",
+    "deployment_status": "Deployment statuses",
+    "star": "Stars",
+    "watch": "Watches",
+    "fork": "Forks",
+    "member": "Collaborator add, remove, or changed",
+    "repository": "Repositories",
+    "discussion": "Discussions",
+    "discussion_comment": "Discussion comments",
+}
+"""How GitHub's webhook form names its events ("Let me select individual events")."""
+
+SETUP_HINT = (
+    "In GitHub: Settings → Webhooks → Add webhook, with\n"
+    "  Payload URL: {url} · Content type: application/json · Secret: the hook's secret\n"
+    "  Events: {events}"
+)
+"""What the `on` answer tells the user to do in GitHub (`{events}`: the events to tick)."""
+
+ATTRIBUTE_EVENTS: dict[str, tuple[str, ...]] = {
+    "branch": (
+        "push",
+        "create",
+        "delete",
+        "pull_request",
+        "pull_request_review",
+        "pull_request_review_comment",
+        "workflow_run",
+        "workflow_job",
+        "check_suite",
+        "check_run",
+        "status",
+        "deployment",
+        "deployment_status",
+    ),
+    "status": (
+        "pull_request",
+        "pull_request_review",
+        "pull_request_review_comment",
+        "issues",
+        "issue_comment",
+        "workflow_run",
+        "workflow_job",
+        "check_suite",
+        "check_run",
+        "status",
+        "deployment_status",
+    ),
+}
+"""Which events set Event.branch and Event.status (the `branch` and `status` filter keys)."""
+
+SAMPLES: dict[str, str] = {
+    "check_run": "check_run.completed",
+    "check_suite": "check_suite.completed",
+    "create": "create.branch",
+    "delete": "delete.branch",
+    "deployment": "deployment.created",
+    "deployment_status": "deployment_status.created",
+    "discussion": "discussion.created",
+    "discussion_comment": "discussion_comment.created",
+    "fork": "fork",
+    "issue_comment": "issue_comment.created",
+    "issues": "issues.opened",
+    "member": "member.added",
+    "ping": "ping",
+    "pull_request": "pull_request.opened",
+    "pull_request_review": "pull_request_review.approved",
+    "pull_request_review_comment": "pull_request_review_comment.created",
+    "push": "push",
+    "release": "release.published",
+    "repository": "repository.created",
+    "star": "star.created",
+    "status": "status",
+    "watch": "watch.started",
+    "workflow_job": "workflow_job.completed",
+    "workflow_run": "workflow_run.completed",
+}
+"""Bundled samples (`parsers/samples/github/<name>.json`, named by event) and their kinds."""
+
+
+def sample_headers(name: str) -> dict[str, str]:
+    """Return the unsigned headers GitHub sends with sample `name` (an event name)."""
+    if name not in SAMPLES:
+        raise KeyError(name)
+    return {
+        EVENT_HEADER: name,
+        DELIVERY_HEADER: f"sample-{name}",
+        "Content-Type": "application/json",
+    }

@@ -102,6 +102,7 @@ __all__ = [
 SERVICE = "gitlab"
 CONTENT_TYPES: tuple[str, ...] = ("application/json",)
 EVENT_HEADER = "X-Gitlab-Event"
+IDENTIFY_HINT = f"missing or unknown {EVENT_HEADER} header"
 TOKEN_HEADER = "X-Gitlab-Token"  # noqa: S105 - a header name, not a secret
 DELIVERY_HEADERS = ("Idempotency-Key", "X-Gitlab-Event-UUID", "webhook-id")
 SYSTEM_HOOK = "System Hook"

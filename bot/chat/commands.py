@@ -24,7 +24,7 @@ from bot.service import (
 )
 from bot.store import Hook
 from formatters.message import Embed, Message, clamp
-from parsers import PARSERS
+from parsers import SERVICES
 
 if TYPE_CHECKING:
     from bot.chat.discord_bot import HookBot
@@ -203,7 +203,7 @@ class HookCommands(commands.Cog):
         """Create a hook posting here, or turn a hook back on."""
         scope = _scope(ctx)
         new = target == "--new"
-        if ref in PARSERS and not HOOK_ID.fullmatch(ref):
+        if ref in SERVICES and not HOOK_ID.fullmatch(ref):
             creds = await self.service.create(
                 ref,
                 f"discord:channel:{ctx.channel.id}",
@@ -500,5 +500,5 @@ class HookCommands(commands.Cog):
         if interaction.guild_id is None:
             return []
         hooks = await self.service.list_hooks(Scope(guild_id=str(interaction.guild_id)))
-        options = [h.id for h in hooks] + sorted(PARSERS)
+        options = [h.id for h in hooks] + sorted(SERVICES)
         return [app_commands.Choice(name=o, value=o) for o in options if current in o][:25]

@@ -34,7 +34,7 @@ from formatters.render import (
     template_context,
     truncate_line,
 )
-from parsers import github
+from parsers import SERVICES
 from parsers.event import Event
 
 __all__ = [
@@ -64,7 +64,9 @@ _CHECK_NAMES = frozenset({"pr.checks"})
 _QUOTES = (('"', '"'), ("'", "'"), ("“", "”"), ("‘", "’"))
 
 # Field documentation per service: event name → field path → description.
-_SERVICE_DOCS: Mapping[str, Mapping[str, Mapping[str, str]]] = {github.SERVICE: github.FIELD_DOCS}
+_SERVICE_DOCS: Mapping[str, Mapping[str, Mapping[str, str]]] = {
+    name: spec.field_docs for name, spec in SERVICES.items()
+}
 
 _ENV = BoundedEnvironment()
 _MAX_SHOWN = 100  # characters of one value shown in an alert
@@ -162,7 +164,7 @@ def known_names(
     Args:
         service: The hook's service (`github`).
         field_docs: Event name → documented field path → description; defaults to
-            the service parser's (`parsers.github.FIELD_DOCS`), else none.
+            the service's (`SERVICES[service].field_docs`), else none.
 
     Returns:
         The top-level template variables (formatters.render.template_context), the

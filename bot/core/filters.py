@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.core.globs import GlobError, compile_glob
-from parsers import github as _github
+from parsers import SERVICES
 from parsers.event import JSON, Event
 
 __all__ = [
@@ -62,38 +62,6 @@ _EVERY_RULE = frozenset({"path", "files"})  # `!=` drops only when every value m
 _QUOTES = {'"': '"', "'": "'", "“": "”", "‘": "’"}
 _REF_FORBIDDEN = {" ": "a space", "~": "`~`", "^": "`^`", ":": "`:`", "\\": "`\\`", "[": "`[`"}
 _ECHO = 40
-
-# Which GitHub events set Event.branch and Event.status (see parsers/github.py).
-_GITHUB_ATTRIBUTES: dict[str, tuple[str, ...]] = {
-    "branch": (
-        "push",
-        "create",
-        "delete",
-        "pull_request",
-        "pull_request_review",
-        "pull_request_review_comment",
-        "workflow_run",
-        "workflow_job",
-        "check_suite",
-        "check_run",
-        "status",
-        "deployment",
-        "deployment_status",
-    ),
-    "status": (
-        "pull_request",
-        "pull_request_review",
-        "pull_request_review_comment",
-        "issues",
-        "issue_comment",
-        "workflow_run",
-        "workflow_job",
-        "check_suite",
-        "check_run",
-        "status",
-        "deployment_status",
-    ),
-}
 
 Outcome = bool | None
 """A filter's verdict on one event: keep, drop, or None when it does not apply."""
@@ -156,19 +124,20 @@ def _documented_fields(
 @functools.cache
 def _service_keys(service: str) -> _ServiceKeys | None:
     """Return what is known about a service's keys, or None for an unknown service."""
-    if service != _github.SERVICE:
+    spec = SERVICES.get(service)
+    if spec is None:
         return None
-    events = tuple(dict.fromkeys(kind.partition(".")[0] for kind in _github.KINDS))
-    fields = _documented_fields(_github.FIELD_DOCS, events)
+    events = tuple(dict.fromkeys(kind.partition(".")[0] for kind in spec.kinds))
+    fields = _documented_fields(spec.field_docs, events)
     standard = {
-        "branch": _GITHUB_ATTRIBUTES["branch"],
+        "branch": spec.attribute_events.get("branch", events),
         "head": fields.get("head", ()),
         "tag": fields.get("tag", ()),
         "author": events,
         "repo": events,
         "label": fields.get("labels", ()),
         "path": fields.get("files", ()),
-        "status": _GITHUB_ATTRIBUTES["status"],
+        "status": spec.attribute_events.get("status", events),
         "kind": events,
     }
     return _ServiceKeys(events=events, carriers=fields | standard)

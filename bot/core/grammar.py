@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from parsers import PARSERS
+from parsers import SERVICES
 
 VERBS = frozenset(
     {
@@ -41,7 +41,7 @@ def canonical(words: list[str]) -> list[str]:
 
 def is_service(word: str) -> bool:
     """Return True when `word` names a service hookbot receives."""
-    return word in PARSERS
+    return word in SERVICES
 
 
 def split_format_args(text: str) -> tuple[str | None, str | None, bool]:
@@ -68,5 +68,5 @@ def split_format_args(text: str) -> tuple[str | None, str | None, bool]:
 def _is_kind(word: str) -> bool:
     return any(
         word in spec.kinds or any(k.split(".", 1)[0] == word for k in spec.kinds)
-        for spec in PARSERS.values()
+        for spec in SERVICES.values()
     )

@@ -14,19 +14,18 @@ from __future__ import annotations
 import difflib
 import functools
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from bot.core.globs import Glob, GlobError, compile_glob
-from parsers import PARSERS
-from parsers import github as _github
+from parsers import SERVICES
 
 __all__ = [
-    "ALIASES",
-    "DEFAULT_SELECTION",
     "MAX_PATTERNS",
     "MAX_PATTERN_LENGTH",
     "Selection",
     "SelectionError",
+    "aliases",
+    "default_selection",
     "describe",
     "parse_patterns",
     "selected_event_names",
@@ -34,33 +33,18 @@ __all__ = [
     "service_kinds",
 ]
 
-ALIASES: dict[str, tuple[str, ...]] = {
-    "pr": ("pull_request",),
-    "review": ("pull_request_review",),
-    "issue": ("issues",),
-    "ci": ("workflow_run", "workflow_job", "check_suite"),
-    "mr": ("merge_request",),
-}
-"""Short names users may type, and the event patterns each stands for (docs/events.md)."""
 
-DEFAULT_SELECTION: dict[str, tuple[str, ...]] = {
-    "github": (
-        "push",
-        "create.tag",
-        "delete.tag",
-        "pull_request.opened",
-        "pull_request.closed",
-        "pull_request.merged",
-        "pull_request.reopened",
-        "pull_request.ready_for_review",
-        "issues.opened",
-        "issues.closed",
-        "issues.reopened",
-        "release.published",
-        "workflow_run.completed",
-    ),
-}
-"""What a hook selects when given no patterns; a service missing here selects everything."""
+def aliases(service: str) -> Mapping[str, tuple[str, ...]]:
+    """Return the short names users may type for a service's events (docs/events.md)."""
+    spec = SERVICES.get(service)
+    return spec.aliases if spec is not None else {}
+
+
+def default_selection(service: str) -> tuple[str, ...] | None:
+    """Return what a hook of this service selects when given no patterns (None: all)."""
+    spec = SERVICES.get(service)
+    return spec.default_selection if spec is not None else None
+
 
 MAX_PATTERNS = 50
 """Most patterns one selection may hold, as typed (before aliases expand)."""
@@ -91,10 +75,20 @@ def service_kinds(service: str) -> tuple[str, ...]:
     Returns:
         The kinds, or an empty tuple for a service without a parser.
     """
-    if service == _github.SERVICE:
-        return _github.KINDS
-    spec = PARSERS.get(service)
-    return tuple(sorted(spec.kinds)) if spec is not None else ()
+    spec = SERVICES.get(service)
+    return spec.kinds if spec is not None else ()
+
+
+def _open_kind(service: str, pattern: str) -> bool:
+    """Return True when a service takes kinds of any name and the pattern has that shape.
+
+    A custom hook's kinds come from its senders' bodies (`custom.server_alert`), so
+    `custom.server_*` is accepted though no bundled kind matches it.
+    """
+    spec = SERVICES.get(service)
+    if spec is None or spec.open_kinds is None:
+        return False
+    return spec.open_kinds.fullmatch(pattern.replace("*", "x").replace("?", "x")) is not None
 
 
 def _event_of(kind: str) -> str:
@@ -125,13 +119,14 @@ def _or_list(names: Sequence[str]) -> str:
 def _no_match(token: str, name: str, service: str, kinds: Sequence[str]) -> SelectionError:
     """Build the error for a pattern that selects nothing, with close names."""
     events = _event_names(kinds)
-    if name in ALIASES:
-        meant = ", ".join(ALIASES[name])
+    short = aliases(service)
+    if name in short:
+        meant = ", ".join(short[name])
         return SelectionError(
             f"`{token}` stands for {meant}, which matches no {service} event; "
             f"the events are {', '.join(events) or 'none'}"
         )
-    usable = [a for a, targets in ALIASES.items() if any(t in events for t in targets)]
+    usable = [a for a, targets in short.items() if any(t in events for t in targets)]
     candidates = [*events, *usable]
     if "." in name:
         candidates.extend(kinds)
@@ -191,18 +186,25 @@ def parse_patterns(text: str, service: str, kinds: Iterable[str]) -> tuple[str, 
                 f"`{token}` is not an event pattern; use event names (`push`), kinds "
                 "(`pull_request.opened`), `*`, `?` and `-` to exclude"
             )
-        expanded = ALIASES.get(name, (name,))
+        expanded = aliases(service).get(name, (name,))
         try:
             globs = [compile_glob(pattern) for pattern in expanded]
         except GlobError as exc:  # pragma: no cover - the character check above prevents it
             raise SelectionError(f"`{token}`: {exc}") from exc
-        if not any(_glob_selects(glob, kind) for glob in globs for kind in known):
+        if not any(_glob_selects(glob, kind) for glob in globs for kind in known) and not (
+            _open_kind(service, name)
+        ):
             raise _no_match(token, name, service, known)
         for pattern in expanded:
             patterns["-" + pattern if negated else pattern] = None
     result = tuple(patterns)
     selection = Selection.from_patterns(result, service)
-    if result != (ALWAYS,) and not any(selection.selects(k) for k in known if k != ALWAYS):
+    opened = any(_open_kind(service, p) for p in result if not p.startswith("-"))
+    if (
+        result != (ALWAYS,)
+        and not opened
+        and not any(selection.selects(k) for k in known if k != ALWAYS)
+    ):
         raise SelectionError(
             f"`{text.strip()}` leaves no {service} event selected; "
             "name at least one event, or `*` for everything"
@@ -249,8 +251,8 @@ class Selection:
                 base: tuple[Glob, ...] | None = None
             elif include:
                 base = tuple(compile_glob(p) for p in include)
-            elif service in DEFAULT_SELECTION:
-                base = tuple(compile_glob(p) for p in DEFAULT_SELECTION[service])
+            elif (defaults := default_selection(service)) is not None:
+                base = tuple(compile_glob(p) for p in defaults)
             else:
                 base = None
             excluded = tuple(compile_glob(p) for p in exclude)
@@ -346,8 +348,8 @@ def describe(patterns: Sequence[str], service: str) -> str:
         said = "everything"
     elif include:
         said = ", ".join(_spell(p, kinds) for p in include)
-    elif service in DEFAULT_SELECTION:
-        said = f"the default for {service}: {', '.join(DEFAULT_SELECTION[service])}"
+    elif (defaults := default_selection(service)) is not None:
+        said = f"the default for {service}: {', '.join(defaults)}"
     else:
         said = "everything"
     if exclude:

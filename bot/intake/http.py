@@ -22,7 +22,7 @@ from aiohttp.http import HttpProcessingError
 
 from bot.intake.writer import GroupCommitWriter
 from bot.store import Hook, NewDelivery, Rejection, Store, StoreError
-from parsers import PARSERS, ParserSpec
+from parsers import SERVICES, ServiceSpec
 from parsers.errors import PayloadError, SignatureError, UnsupportedContentTypeError
 
 log = logging.getLogger(__name__)
@@ -375,39 +375,45 @@ async def _read_limited(request: web.Request, limit: int, within: float) -> byte
 
 
 async def _check(
-    spec: ParserSpec, request: web.Request, secret: str, limit: int, body_timeout: float
-) -> bytes:
-    """Run the cheap checks and the signature check; return the verified body."""
+    spec: ServiceSpec, request: web.Request, secret: str, limit: int, body_timeout: float
+) -> tuple[bytes, str, str | None]:
+    """Run the cheap checks and the signature check.
+
+    Returns the verified body, the event name and the provider's delivery id (if any).
+    """
     content_type = request.headers.get("Content-Type")
     try:
-        spec.check_content_type(content_type)
+        spec.check_content_type(content_type, empty=request.content_length == 0)
     except UnsupportedContentTypeError as exc:
         raise RejectedError(415, "unsupported content type", str(exc)) from exc
-    missing = [name for name in spec.required_headers if not request.headers.get(name, "").strip()]
-    if missing:
-        raise RejectedError(
-            400, "missing headers", f"missing or empty header(s): {', '.join(missing)}"
-        )
     body = await _read_limited(request, limit, body_timeout)
     try:
-        spec.verify(request.headers, body, secret)
+        event_name, delivery_id = spec.identify(request.headers, body)
+    except PayloadError as exc:
+        raise RejectedError(400, "bad json", str(exc)) from exc
+    if event_name is None:
+        raise RejectedError(
+            400, "missing headers", f"not a {spec.name} delivery: {spec.identify_hint}"
+        )
+    try:
+        spec.verify(request.headers, body, secret, {})
     except SignatureError as exc:
         raise RejectedError(401, "bad signature", str(exc)) from exc
     try:
         if len(body) > DECODE_IN_THREAD_ABOVE:
-            await asyncio.to_thread(spec.decode, content_type, body)
+            await asyncio.to_thread(spec.check_body, content_type, body)
         else:
-            spec.decode(content_type, body)
+            spec.check_body(content_type, body)
     except PayloadError as exc:
         raise RejectedError(400, "bad json", str(exc)) from exc
-    return body
+    return body, event_name, delivery_id
 
 
 async def receive_webhook(request: web.Request) -> web.Response:
     """Check, verify and store one delivery; answer 2xx only once it is on disk."""
     deps = request.app[DEPS]
-    spec = PARSERS.get(request.match_info["service"])
-    if spec is None:
+    spec = SERVICES.get(request.match_info["service"])
+    if spec is None or not spec.http:
         return _error(404, "unknown service")
     try:
         found = await deps.hooks.find(request.match_info["token"])
@@ -419,7 +425,9 @@ async def receive_webhook(request: web.Request) -> web.Response:
     hook, secret = found
     guard = request.app[GUARD]
     try:
-        body = await _check(spec, request, secret, deps.max_body, guard.body_timeout)
+        body, event_name, delivery = await _check(
+            spec, request, secret, deps.max_body, guard.body_timeout
+        )
     except ClientGoneError:
         guard.quiet("client gone", "hook %s: the client closed the connection mid-body", hook.id)
         return _error(400, "incomplete body")  # nobody reads it: the connection is gone
@@ -439,8 +447,7 @@ async def receive_webhook(request: web.Request) -> web.Response:
         return response
 
     headers = _kept_headers(request.headers)
-    event_name = spec.event_name(headers)
-    delivery_id = spec.delivery_id(headers) or f"local-{uuid.uuid4()}"
+    delivery_id = delivery or f"local-{uuid.uuid4()}"
     try:
         is_new = await deps.writer.accept(
             NewDelivery(hook.id, spec.name, delivery_id, event_name, headers, body, deps.clock())

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from bot.core.selection import (
-    ALIASES,
-    DEFAULT_SELECTION,
     Selection,
     SelectionError,
+    aliases,
+    default_selection,
     describe,
     parse_patterns,
     selected_event_names,
@@ -33,7 +33,7 @@ def test_parse_patterns_expands_aliases_keeping_exclusion() -> None:
     """`pr` and `-pr` expand; `ci` becomes three events."""
     assert _parse("pr review issue") == ("pull_request", "pull_request_review", "issues")
     assert _parse("*,-pr") == ("*", "-pull_request")
-    assert _parse("ci") == ALIASES["ci"]
+    assert _parse("ci") == aliases("github")["ci"]
 
 
 def test_parse_patterns_unknown_name_suggests_close_match() -> None:
@@ -57,9 +57,19 @@ def test_parse_patterns_unknown_action_suggests_kinds() -> None:
 
 
 def test_parse_patterns_gitlab_alias_on_github_is_refused() -> None:
-    """`mr` names merge_request, which GitHub does not send."""
-    with pytest.raises(SelectionError, match="merge_request"):
+    """Aliases are per service: `mr` (GitLab's merge requests) means nothing to GitHub."""
+    with pytest.raises(SelectionError, match="`mr` matches no github event"):
         _parse("mr")
+    assert parse_patterns("mr", "gitlab", service_kinds("gitlab")) == ("merge_request",)
+
+
+def test_parse_patterns_custom_accepts_kinds_its_senders_name() -> None:
+    """A custom hook's kinds come from bodies: `custom.server_*` is a valid pattern."""
+    assert parse_patterns("custom.server_*", "custom", service_kinds("custom")) == (
+        "custom.server_*",
+    )
+    with pytest.raises(SelectionError):
+        parse_patterns("server_alert", "custom", service_kinds("custom"))
 
 
 @pytest.mark.parametrize("text", ["", "  ,, ", "\n"])
@@ -111,9 +121,9 @@ def test_selects_empty_patterns_use_github_default() -> None:
 
 
 def test_selects_default_equals_listed_kinds() -> None:
-    """The default selects exactly the kinds DEFAULT_SELECTION lists (plus ping)."""
+    """The default selects exactly the kinds default_selection lists (plus ping)."""
     chosen = {k for k in KINDS if selects((), "github", k)}
-    assert chosen == {*DEFAULT_SELECTION["github"], "ping"}
+    assert chosen == {*(default_selection("github") or ()), "ping"}
 
 
 def test_selects_bare_event_means_every_action() -> None:
