@@ -13,10 +13,11 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
+from urllib.parse import parse_qs
 
 import orjson
 
-from parsers import ci, custom, github, gitlab
+from parsers import ci, custom, docker, github, gitlab
 from parsers._headers import header
 from parsers.errors import PayloadError, UnsupportedContentTypeError
 from parsers.event import JSON, Event
@@ -25,6 +26,8 @@ __all__ = ["SERVICES", "Event", "ServiceSpec", "header", "service_words"]
 
 Headers = Mapping[str, str]
 Options = Mapping[str, JSON]
+
+_MAX_FORM_FIELDS = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,8 +41,19 @@ class ServiceSpec:
     `attribute_events` names the events that set Event.branch / Event.status (default:
     all). `setup_hint` is filled with `url`, `secret` and `events` (the provider-side event
     names to tick, from `event_labels`). `samples` maps a bundled sample's name to its
-    kind; `sample_headers(name, body, secret)` returns the headers a genuine sender sends
-    with it, signed.
+    kind; `sample_headers(name, body, secret, delivery)` returns the headers a genuine
+    sender sends with it, signed, its delivery id header (if any) set to `delivery`.
+
+    Per-service behaviour the rest of hookbot reads as data, never by the service's name:
+    `ok_events` are event names answered 200 rather than 202 (a sender's connection check,
+    GitHub's `ping`, whose answer it shows as the test's result); `signature_optional`
+    services accept unsigned posts unless the hook was made with `--signed` (options
+    `{"signed": true}`); with `body_names`, a user template's top-level names come from
+    the body first (custom: `{{event}}` is the body's `event`, not the kind); with
+    `shorthand`, `<service> <target>` alone means `on <service> <target>` (`custom <url>`);
+    `connection_kind` is the kind of the sender's connection check (GitHub's `ping`, from
+    the module's CONNECTION_KIND), posted as "Connected" with the events the hook needs
+    that the sender will not send.
     """
 
     name: str
@@ -59,6 +73,11 @@ class ServiceSpec:
     event_labels: Mapping[str, str] = field(default_factory=dict)
     attribute_events: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     open_kinds: re.Pattern[str] | None = None
+    ok_events: frozenset[str] = frozenset()
+    signature_optional: bool = False
+    body_names: bool = False
+    shorthand: bool = False
+    connection_kind: str | None = None
 
     def check_content_type(self, content_type: str | None, *, empty: bool = False) -> None:
         """Raise UnsupportedContentTypeError unless the media type is one the service sends.
@@ -85,6 +104,32 @@ class ServiceSpec:
             orjson.loads(body)
         except orjson.JSONDecodeError as exc:
             raise PayloadError(f"body is not JSON: {exc}") from None
+
+    def payload_of(self, headers: Headers, body: bytes) -> JSON:
+        """Return the raw JSON a delivery carried, for templates' `payload` (None if none).
+
+        A form-encoded body's `payload=` field (GitHub's and others' legacy option) is
+        decoded; an empty body, or one that is not JSON, gives None (never raises: the
+        parser has already said what was wrong with it).
+        """
+        media = (header(headers, "Content-Type") or "").split(";", 1)[0].strip().lower()
+        text: bytes | str = body
+        if media == "application/x-www-form-urlencoded":
+            try:
+                values = parse_qs(body.decode("utf-8", "replace"), max_num_fields=_MAX_FORM_FIELDS)
+            except ValueError:  # more fields than a sender's form has
+                return None
+            found = values.get("payload", [])
+            if len(found) != 1:
+                return None
+            text = found[0]
+        if not text.strip():
+            return None
+        try:
+            value: JSON = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            return None
+        return value
 
     def knows_kind(self, kind: str) -> bool:
         """Return True for a kind this service produces (by name or by its open shape)."""
@@ -132,12 +177,16 @@ def _spec(
     verify: Callable[[Headers, bytes, str, Options], None] | None = None,
     sign_sample: Callable[[str, bytes, str], dict[str, str]] | None = None,
     open_kinds: re.Pattern[str] | None = None,
+    ok_events: frozenset[str] = frozenset(),
+    signature_optional: bool = False,
+    body_names: bool = False,
+    shorthand: bool = False,
 ) -> ServiceSpec:
-    """Build a registry entry from a service module's names."""
+    """Build a registry entry from a service module's names (keywords: see ServiceSpec)."""
     sign: Callable[[bytes, str], dict[str, str]] = module.sign
     return ServiceSpec(
         name=module.SERVICE,
-        http=True,
+        http=getattr(module, "HTTP", True),
         content_types=module.CONTENT_TYPES,
         identify=module.identify,
         verify=verify or _verify_plain(module),
@@ -155,6 +204,11 @@ def _spec(
         event_labels=getattr(module, "EVENT_LABELS", {}),
         attribute_events=getattr(module, "ATTRIBUTE_EVENTS", {}),
         open_kinds=open_kinds,
+        ok_events=ok_events,
+        signature_optional=signature_optional,
+        body_names=body_names,
+        shorthand=shorthand,
+        connection_kind=getattr(module, "CONNECTION_KIND", None),
     )
 
 
@@ -169,10 +223,18 @@ def _sign_ci_sample(name: str, body: bytes, secret: str) -> dict[str, str]:
 SERVICES: dict[str, ServiceSpec] = {
     spec.name: spec
     for spec in (
-        _spec(github),
+        _spec(github, ok_events=frozenset({"ping"})),
         _spec(gitlab),
-        _spec(ci, sign_sample=_sign_ci_sample),
-        _spec(custom, verify=_verify_custom, open_kinds=custom.KIND_GRAMMAR),
+        _spec(ci, sign_sample=_sign_ci_sample, ok_events=frozenset({"actions:ping"})),
+        _spec(
+            custom,
+            verify=_verify_custom,
+            open_kinds=custom.KIND_GRAMMAR,
+            signature_optional=True,
+            body_names=True,
+            shorthand=True,
+        ),
+        _spec(docker),
     )
 }
 """Every service hookbot knows, by name."""

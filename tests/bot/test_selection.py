@@ -171,9 +171,9 @@ def test_selects_ping_always_selected() -> None:
 
 def test_selects_unknown_service_without_default_selects_everything() -> None:
     """A service with no default selects every kind."""
-    assert selects((), "docker", "container.die")
-    assert not selects(("-container.die",), "docker", "container.die")
-    assert selects(("-container.die",), "docker", "container.start")
+    assert selects((), "nosuch", "container.die")
+    assert not selects(("-container.die",), "nosuch", "container.die")
+    assert selects(("-container.die",), "nosuch", "container.start")
 
 
 def test_selection_memoises_per_kind() -> None:
