@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from jinja2 import nodes, pass_environment, pass_eval_context
+from jinja2 import meta, nodes, pass_environment, pass_eval_context
 from jinja2.exceptions import SecurityError
 from jinja2.nodes import EvalContext
 from jinja2.runtime import BlockReference, Context, LoopContext, Macro
@@ -48,9 +48,11 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.visitor import NodeTransformer
 
 from formatters.message import Embed, Message, clamp, truncate_text
-from parsers.event import Event
+from parsers import SERVICES
+from parsers.event import JSON, Event
 
 __all__ = [
+    "ABSENT",
     "COLORS",
     "MAX_OUTPUT",
     "MAX_SOURCE",
@@ -66,6 +68,7 @@ __all__ = [
     "TemplateSecurityError",
     "TemplateVariableError",
     "raw",
+    "reads_payload",
     "render_default",
     "render_user",
     "template_context",
@@ -910,8 +913,15 @@ def _compile_user(source: str) -> jinja2.Template:
         raise _translate(exc, None) from exc
 
 
-def template_context(event: Event) -> dict[str, object]:
-    """Return the variables every template sees for an event (DESIGN.md "Templates")."""
+class _Absent:
+    """The type of ABSENT: no raw payload was offered to `template_context`."""
+
+
+ABSENT = _Absent()
+
+
+def _builtin_names(event: Event, *, body_first: bool) -> dict[str, object]:
+    """The built-in names and the event's fields; `body_first`: the fields win clashes."""
     names: dict[str, object] = {
         "event": event.kind,
         "service": event.service,
@@ -925,24 +935,64 @@ def template_context(event: Event) -> dict[str, object]:
         "status": event.status,
         "fields": event.fields,
     }
-    for key, value in event.fields.items():
-        names.setdefault(key, value)
+    if body_first:
+        names.update(event.fields)
+    else:
+        for key, value in event.fields.items():
+            names.setdefault(key, value)
     return names
 
 
-def render_user(source: str, event: Event) -> Message:
+def template_context(event: Event, payload: JSON | _Absent = ABSENT) -> dict[str, object]:
+    """Return the variables a user template (or an alert rule) sees for an event.
+
+    DESIGN.md "Templates": the built-in names, then the event's fields at top level. A
+    field never hides a built-in name, except for a service whose templates read the
+    body's names first (the registry's `body_names`: a custom hook's `{{ event }}` is the
+    body's `event`, `{{ message }}` its `message`). `payload`, when given, is the raw JSON
+    of the delivery; an event whose parser put the body in its fields (custom) keeps that.
+    """
+    spec = SERVICES.get(event.service)
+    names = _builtin_names(event, body_first=spec is not None and spec.body_names)
+    if not isinstance(payload, _Absent):
+        names.setdefault("payload", payload)
+    return names
+
+
+@lru_cache(maxsize=256)
+def reads_payload(source: str) -> bool:
+    """Return True when a user template names `payload` (so its caller decodes the body).
+
+    Raises TemplateParseError (or TemplateLimitError) for a template that does not parse.
+    """
+    try:
+        tree = _USER_ENV.parse(source)
+    except Exception as exc:
+        raise _translate(exc, None) from exc
+    return "payload" in meta.find_undeclared_variables(tree)
+
+
+def render_user(source: str, event: Event, payload: Callable[[], JSON] | None = None) -> Message:
     """Render a user template into the message content (no embeds), clamped.
+
+    `payload` returns the delivery's raw JSON; it is called only when the template reads
+    `payload` (which is None without it).
 
     Raises a TemplateError subclass: TemplateParseError, TemplateVariableError,
     TemplateLimitError, TemplateSecurityError or TemplateRenderError.
     """
-    output, _ = _render(_compile_user(source), template_context(event))
+    template = _compile_user(source)
+    raw: JSON = payload() if payload is not None and reads_payload(source) else None
+    output, _ = _render(template, template_context(event, raw))
     return clamp(Message(content=output.strip()))
 
 
-def validate_template(source: str, sample: Event) -> None:
-    """Check a user template by rendering it against a sample event; raise TemplateError."""
-    render_user(source, sample)
+def validate_template(source: str, sample: Event, payload: JSON = None) -> None:
+    """Check a user template by rendering it against a sample event (and its raw JSON).
+
+    Raises TemplateError, as `render_user` does.
+    """
+    render_user(source, sample, lambda: payload)
 
 
 def _default_names(event: Event) -> list[str]:
@@ -965,7 +1015,8 @@ def _color(name: str | None, status: str | None) -> int:
 
 
 def _embed_message(template: jinja2.Template, event: Event) -> Message:
-    description, exports = _render(template, template_context(event))
+    # Built-in defaults read our names, whatever the body calls its keys.
+    description, exports = _render(template, _builtin_names(event, body_first=False))
     avatar = event.fields.get("actor_avatar_url")
     embed = Embed(
         title=_exported_str(exports, "embed_title") or md(event.title),

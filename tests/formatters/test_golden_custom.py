@@ -128,17 +128,12 @@ def test_the_colour_follows_the_status(status: str, color: int) -> None:
 
 
 def test_user_template_reads_the_payload_and_lifted_keys() -> None:
-    """What works today: `payload.*`, and top-level keys the built-in names do not shadow."""
+    """`payload.*` and the body's top-level keys both work."""
     event = parse(b'{"event": "Server Alert", "message": "CPU usage at 95%", "host": "web-01"}')
     message = render_user("🔔 {{ payload.event }} on {{ host }}: {{ message }}", event)
     assert message.content == "🔔 Server Alert on web-01: CPU usage at 95%"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="formatters.render.template_context gives the built-in `event` (the kind) "
-    "precedence over the body's top-level `event`; DESIGN.md wants the body's key here",
-)
 def test_seed_template_renders_the_seed_message() -> None:
     """The seed: `!hook format hook_001 "🔔 {{event}}: {{message}}"` on its body."""
     message = render_user("🔔 {{event}}: {{message}}", parse(SEED_BODY))
