@@ -22,6 +22,7 @@ from bot.store import Completion, Hook, InboxRow, LogEntry, NewOutbox, Store, St
 from bot.windows import held_json, window_end
 from formatters.message import Message, clamp, message_to_json
 from formatters.render import TemplateError, render_default, render_user
+from parsers import SERVICES
 from parsers.errors import PayloadError, UnsupportedEventError
 from parsers.event import JSON, Event
 
@@ -99,14 +100,24 @@ def compile_rules(hook: Hook) -> HookRules:
     return HookRules(hook, *_compile(hook.service, tuple(hook.events), tuple(hook.filters)))
 
 
+def is_connection_check(hook: Hook, event: Event) -> bool:
+    """True for the sender's connection check (its service's `connection_kind`, a ping)."""
+    spec = SERVICES.get(hook.service)
+    return spec is not None and event.kind == spec.connection_kind
+
+
 def with_missing_events(hook: Hook, ping: Event) -> Event:
-    """Add `missing_events` to a ping: what the hook needs that the webhook will not send."""
+    """Add `missing_events` to a connection check: what the hook needs but will not be sent.
+
+    The check lists the events the sender will send in its `hook_events` field; a check
+    without that list is returned as is.
+    """
     sent = ping.fields.get("hook_events")
     if not isinstance(sent, list) or "*" in sent:
         return ping
     needed = set(selected_event_names(hook.events, hook.service))
     for rule in hook.alerts:
-        needed.update(pr_state_events(str(rule["expression"])))
+        needed.update(pr_state_events(str(rule["expression"]), hook.service))
     missing: list[JSON] = [*sorted(needed - {str(name) for name in sent})]
     return replace(ping, fields=MappingProxyType({**ping.fields, "missing_events": missing}))
 
@@ -344,12 +355,13 @@ class Pipeline:
                 ]
                 note("dropped", f"filter {', '.join(failed)}", event.kind)
                 continue
-            if hook.window_seconds and event.kind != "ping":
+            connection_check = is_connection_check(hook, event)
+            if hook.window_seconds and not connection_check:
                 end = window_end(now, hook.window_seconds)
                 held.append((hook.id, end, held_json(event, hook.window_seconds), row.delivery_id))
                 note("held", f"in the window ending {end:.0f}", event.kind)
                 continue
-            if event.kind == "ping":
+            if connection_check:
                 event = with_missing_events(hook, event)
             rendered = render_with(find_template(hook, event, channel_templates), event)
             if rendered.template_error:

@@ -1732,6 +1732,9 @@ SETUP_HINT = (
 )
 """What the `on` answer tells the user to do in GitHub (`{events}`: the events to tick)."""
 
+CONNECTION_KIND = "ping"
+"""GitHub's connection check: sent when a webhook is made, it lists the events it will send."""
+
 ATTRIBUTE_EVENTS: dict[str, tuple[str, ...]] = {
     "branch": (
         "push",

@@ -1627,6 +1627,16 @@ SETUP_HINT = (
 )
 """What the `on` answer tells the user to do in GitLab."""
 
+ATTRIBUTE_EVENTS: dict[str, tuple[str, ...]] = {
+    "branch": ("push", "merge_request", "pipeline", "job", "deployment", "note"),
+    "status": ("merge_request", "pipeline", "job", "deployment", "issue", "note"),
+}
+"""Which events set Event.branch and Event.status (the `branch` and `status` filter keys).
+
+A note has them when it is on a merge request (its target branch and state) or an issue
+(its state); tag pushes, releases and the generic events have neither.
+"""
+
 # --------------------------------------------------------------------------- samples
 
 SAMPLES: dict[str, str] = {

@@ -3,9 +3,11 @@
 Pure: no I/O, no clock. A rule is a Jinja2 expression compiled in the bounded
 sandbox of formatters.render (`compile_expression`, StrictUndefined,
 `undefined_to_none=False`; no eval). `parse_rule` checks it when it is added: the
-names it reads must be ones the service's events carry (`known_names`) or the PR
-state names (`pr.approvals`, alias `pr.reviews`, `pr.changes_requested`,
-`pr.status`, `pr.checks`; see bot.core.prstate). `evaluate` runs it against one event and
+names it reads must be ones the service's events carry (`known_names`, from the
+registry's field docs; any identifier for a service whose bodies are free-form) or,
+for a service whose events feed PR state, the PR state names (`pr.approvals`, alias
+`pr.reviews`, `pr.changes_requested`, `pr.status`, `pr.checks`; see
+bot.core.prstate). `evaluate` runs it against one event and
 the subject's PR state; a name the event lacks gives None (false, silently). The
 caller remembers the last result per rule and subject and posts `render_alert`
 when `fire` says the rule has just turned true.
@@ -14,7 +16,8 @@ when `fire` says the rule has just turned true.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Collection, Iterator, Mapping
+import re
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -23,6 +26,7 @@ import jinja2
 from jinja2 import meta, nodes
 from jinja2.environment import TemplateExpression
 
+from bot.core import prstate
 from bot.core.prstate import STATE_NAMES, PRState
 from formatters.message import Embed, Message, clamp
 from formatters.render import (
@@ -41,6 +45,7 @@ __all__ = [
     "MAX_RULE_LENGTH",
     "PR_STATE_NAMES",
     "AlertRule",
+    "KnownNames",
     "RuleError",
     "evaluate",
     "fire",
@@ -63,10 +68,7 @@ _CHECK_NAMES = frozenset({"pr.checks"})
 # Quote pairs a user may wrap a rule in; phones turn "…" into “…”.
 _QUOTES = (('"', '"'), ("'", "'"), ("“", "”"), ("‘", "’"))
 
-# Field documentation per service: event name → field path → description.
-_SERVICE_DOCS: Mapping[str, Mapping[str, Mapping[str, str]]] = {
-    name: spec.field_docs for name, spec in SERVICES.items()
-}
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 _ENV = BoundedEnvironment()
 _MAX_SHOWN = 100  # characters of one value shown in an alert
@@ -156,35 +158,71 @@ def _reads(expression: str) -> _Reads:
 # --------------------------------------------------------------------------- checking
 
 
+class KnownNames(frozenset[str]):
+    """The names a rule may read; with `open_keys`, any identifier is a top-level name too.
+
+    A service whose bodies are free-form (custom JSON) carries whatever top-level keys
+    its sender sends, so `level == 'critical'` is accepted though no doc names `level`.
+    Iterating yields only the documented names (for messages and suggestions).
+    """
+
+    open_keys: bool
+
+    def __new__(cls, names: Iterable[str] = (), *, open_keys: bool = False) -> KnownNames:
+        """Build the set; `open_keys` makes every identifier a known top-level name."""
+        made = super().__new__(cls, names)
+        made.open_keys = open_keys
+        return made
+
+    def __contains__(self, name: object) -> bool:
+        """True for a documented name, or an identifier when the keys are open."""
+        if super().__contains__(name):
+            return True
+        return self.open_keys and isinstance(name, str) and _IDENTIFIER.fullmatch(name) is not None
+
+
 def known_names(
     service: str, field_docs: Mapping[str, Mapping[str, str]] | None = None
-) -> set[str]:
+) -> KnownNames:
     """Return every name a rule for this service may read.
 
     Args:
-        service: The hook's service (`github`).
+        service: The hook's service (`gitlab`).
         field_docs: Event name → documented field path → description; defaults to
             the service's (`SERVICES[service].field_docs`), else none.
 
     Returns:
         The top-level template variables (formatters.render.template_context), the
-        first part and the full path of each documented field (`pr`, `pr.draft`,
-        `workflow.conclusion`; paths through lists keep only their first part), and
-        `pr` with the PR-state names.
+        first part and the full path of each documented field (`mr`, `mr.draft`,
+        `pipeline.status`; paths through lists keep only their first part; a `<key>`
+        placeholder is no name); `pr` with the PR-state names when the service's
+        events feed PR state (bot.core.prstate.sources); and, for a service whose
+        kinds are open (custom), any identifier as a top-level name.
     """
-    docs = field_docs if field_docs is not None else _SERVICE_DOCS.get(service, {})
+    spec = SERVICES.get(service)
+    docs: Mapping[str, Mapping[str, str]] = (
+        field_docs if field_docs is not None else (spec.field_docs if spec else {})
+    )
     blank = Event(service=service, kind="", source="", delivery_id="", occurred_at=None, title="")
     names = set(template_context(blank))
     for fields in docs.values():
         for path in fields:
             head, _, _ = path.partition("[]")
             parts = head.split(".")
+            if not _IDENTIFIER.fullmatch(parts[0]):
+                continue  # a placeholder such as `<key>`
             names.add(parts[0])
             if "[]" not in path:
                 names.update(".".join(parts[:i]) for i in range(2, len(parts) + 1))
-    names.add("pr")
-    names.update(PR_STATE_NAMES)
-    return names
+    fed = (
+        prstate.sources_from(docs, spec.kinds if spec else ())
+        if field_docs is not None
+        else prstate.sources(service)
+    )
+    if fed.feeds:
+        names.add("pr")
+        names.update(PR_STATE_NAMES)
+    return KnownNames(names, open_keys=spec is not None and spec.open_kinds is not None)
 
 
 def _strip_quotes(text: str) -> tuple[str, str | None]:
@@ -227,8 +265,10 @@ def _unknown(path: str, known: Collection[str]) -> str | None:
 
 def _available(known: Collection[str], unknown: str) -> str:
     top = sorted(name for name in known if "." not in name)
-    pr_names = [*PR_STATE_NAMES, *sorted(n for n in known if n.startswith("pr."))]
-    lines = [f"Names: {', '.join(top)}", f"PR names: {', '.join(dict.fromkeys(pr_names))}"]
+    lines = [f"Names: {', '.join(top)}"]
+    if any(name in known for name in PR_STATE_NAMES):
+        pr_names = [*PR_STATE_NAMES, *sorted(n for n in known if n.startswith("pr."))]
+        lines.append(f"PR names: {', '.join(dict.fromkeys(pr_names))}")
     parent = unknown.rpartition(".")[0]
     if parent and parent != "pr":
         siblings = sorted(n for n in known if n.rpartition(".")[0] == parent)
@@ -259,7 +299,7 @@ def parse_rule(text: str, known_names: Collection[str]) -> str:
     if error is not None and as_given is not None and _compile_error(as_given) is None:
         expression, error = as_given, None
     if not expression:
-        raise RuleError("the rule is empty; e.g. alert-if <ref> \"pr.status == 'approved'\"")
+        raise RuleError("the rule is empty; e.g. alert-if <ref> \"status == 'failed'\"")
     if len(expression) > MAX_RULE_LENGTH:
         raise RuleError(f"the rule is longer than {MAX_RULE_LENGTH} characters")
     if error is not None:
@@ -279,7 +319,7 @@ def parse_rule(text: str, known_names: Collection[str]) -> str:
     if not reads.names:
         raise RuleError(
             "the rule reads no event value or PR state, so it never changes; "
-            "e.g. pr.status == 'approved' and pr.reviews >= 2"
+            "e.g. status == 'failed' and branch == 'main'"
         )
     return expression
 
@@ -297,17 +337,30 @@ def reads_pr_state(expression: str) -> bool:
     return _reads_any(expression, PR_STATE_NAMES)
 
 
-def pr_state_events(expression: str) -> tuple[str, ...]:
-    """Return the GitHub webhook events the PR state an expression reads comes from.
+def pr_state_events(expression: str, service: str | None = None) -> tuple[str, ...]:
+    """Return the provider events the PR state an expression reads comes from.
 
-    Reviews and status need `pull_request` and `pull_request_review`; checks need
-    `check_suite` and `workflow_run` (their payloads name the pull requests).
+    Reviews and status need the events that carry the pull request and report it
+    closing, and those carrying reviews; checks need the former and the events whose
+    check results name pull requests (bot.core.prstate.sources). A service whose events
+    feed no PR state needs none.
+
+    Args:
+        expression: A rule.
+        service: The hook's service; None for every registered service's events.
+
+    Returns:
+        Event names in the service's words, each once (`pull_request`, …), or ().
     """
+    reviews = _reads_any(expression, _REVIEW_NAMES)
+    checks = _reads_any(expression, _CHECK_NAMES)
     events: list[str] = []
-    if _reads_any(expression, _REVIEW_NAMES):
-        events += ["pull_request", "pull_request_review"]
-    if _reads_any(expression, _CHECK_NAMES):
-        events += ["pull_request", "check_suite", "workflow_run"]
+    for name in SERVICES if service is None else (service,):
+        fed = prstate.sources(name)
+        if reviews:
+            events += [*fed.lifecycle, *fed.reviews]
+        if checks:
+            events += [*fed.lifecycle, *fed.checks]
     return tuple(dict.fromkeys(events))
 
 
@@ -385,7 +438,7 @@ def fire(previous: bool, now_true: bool) -> bool:
 
 
 def _subject_ref(subject: str | None) -> str | None:
-    """`github:owner/repo#45` → `owner/repo#45`; `…@<sha>` keeps 7 characters of it."""
+    """`<service>:owner/repo#45` → `owner/repo#45`; `…@<sha>` keeps 7 characters of it."""
     if not subject:
         return None
     ref = subject.partition(":")[2] or subject

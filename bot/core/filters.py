@@ -4,11 +4,15 @@ A filter is `key=glob` (keep events whose value matches) or `key!=glob` (drop
 them). Filters AND together, and each applies only to events that carry its
 key: `branch=main` drops pushes to other branches and leaves issues alone.
 Keys are the shorthands below plus any documented field path of the
-service's kinds (`pr.draft`, `workflow.conclusion`).
+service's kinds (`pr.draft`, `pipeline.status`), read from the registry
+(parsers.SERVICES): which events carry each key comes from the service's field
+docs and its `attribute_events`. A service with open kinds (custom JSON) carries
+whatever its sender sends: any identifier is a key there (`host=web-*`), read
+as the top-level field of that name, case kept.
 
 Multi-valued keys: `label=x` keeps when any label matches and `label!=x` drops
 when any does; `path=docs/**` keeps when any changed file matches and
-`path!=docs/**` drops only when every one does (GitHub Actions'
+`path!=docs/**` drops only when every one does (like a CI workflow's
 `paths-ignore`). Other list fields follow the `label` rule. `author`, `repo`
 and `label` compare case-insensitively, the rest exactly.
 """
@@ -18,6 +22,7 @@ from __future__ import annotations
 import difflib
 import functools
 import operator
+import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -62,6 +67,8 @@ _EVERY_RULE = frozenset({"path", "files"})  # `!=` drops only when every value m
 _QUOTES = {'"': '"', "'": "'", "“": "”", "‘": "’"}
 _REF_FORBIDDEN = {" ": "a space", "~": "`~`", "^": "`^`", ":": "`:`", "\\": "`\\`", "[": "`[`"}
 _ECHO = 40
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_LIST_SOURCES = {"label": "labels", "path": "files"}  # shorthand → the list field it reads
 
 Outcome = bool | None
 """A filter's verdict on one event: keep, drop, or None when it does not apply."""
@@ -73,12 +80,18 @@ class FilterError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Filter:
-    """One parsed filter; `text` is its canonical spelling (`key=glob` / `key!=glob`)."""
+    """One parsed filter; `text` is its canonical spelling (`key=glob` / `key!=glob`).
+
+    `plain` is True when a shorthand's name is read as the top-level field of that
+    name instead (`label` on a service whose events carry no `labels` list but whose
+    bodies are free-form: the body's own `label`).
+    """
 
     key: str
     negated: bool
     pattern: str
     text: str
+    plain: bool = False
 
 
 # --------------------------------------------------------------------------- keys per service
@@ -86,10 +99,41 @@ class Filter:
 
 @dataclass(frozen=True, slots=True)
 class _ServiceKeys:
-    """The filter keys of one service and the event names that carry each."""
+    """The filter keys of one service and the event names that carry each.
+
+    With `open_keys`, every identifier is a key too, carried by every event; `plain`
+    are the shorthands read as a top-level field of their own name (see Filter).
+    """
 
     events: tuple[str, ...]
     carriers: Mapping[str, tuple[str, ...]]
+    open_keys: bool = False
+    plain: frozenset[str] = frozenset()
+
+    def accepts(self, key: str) -> bool:
+        """True for a key of this service (a documented or shorthand one, or an open one)."""
+        return key in self.carriers or (self.open_keys and _open_key(key, self.carriers))
+
+    def carrying(self, key: str) -> tuple[str, ...]:
+        """Return the events carrying a key (every event for an open key)."""
+        known = self.carriers.get(key)
+        if known is not None:
+            return known
+        return self.events if self.open_keys and _open_key(key, self.carriers) else ()
+
+
+def _open_key(key: str, documented: Mapping[str, object]) -> bool:
+    """True for a key a free-form body may carry: an identifier, or a path into a field.
+
+    `host` names a top-level key of the body; `payload.meta.region` walks into a
+    documented field that has no documented children of its own.
+    """
+    parts = key.split(".")
+    if not all(_IDENTIFIER.fullmatch(part) for part in parts):
+        return False
+    if len(parts) == 1:
+        return True
+    return parts[0] in documented and not any(k.startswith(parts[0] + ".") for k in documented)
 
 
 def _documented_fields(
@@ -100,7 +144,12 @@ def _documented_fields(
     A path with documented children (`commits` beside `commits[].id`) is a
     container and not a key; paths inside lists (`[]`) are not keys either.
     """
-    every_path = {path for fields in docs.values() for path in fields}
+    every_path = {
+        path
+        for fields in docs.values()
+        for path in fields
+        if _IDENTIFIER.fullmatch(path.partition(".")[0].partition("[")[0])
+    }
     containers: set[str] = set()
     for path in every_path:
         parts = path.replace("[]", "").split(".")
@@ -111,8 +160,8 @@ def _documented_fields(
     for event, fields in docs.items():
         owners = events if event == "*" else (event,)
         for path in fields:
-            if "[]" in path or path in containers:
-                continue
+            if "[]" in path or path in containers or path not in every_path:
+                continue  # inside a list, a container, or a placeholder such as `<key>`
             found.setdefault(path, []).extend(owners)
     order = {event: i for i, event in enumerate(events)}
     return {
@@ -129,6 +178,7 @@ def _service_keys(service: str) -> _ServiceKeys | None:
         return None
     events = tuple(dict.fromkeys(kind.partition(".")[0] for kind in spec.kinds))
     fields = _documented_fields(spec.field_docs, events)
+    open_keys = spec.open_kinds is not None
     standard = {
         "branch": spec.attribute_events.get("branch", events),
         "head": fields.get("head", ()),
@@ -140,7 +190,13 @@ def _service_keys(service: str) -> _ServiceKeys | None:
         "status": spec.attribute_events.get("status", events),
         "kind": events,
     }
-    return _ServiceKeys(events=events, carriers=fields | standard)
+    plain: set[str] = set()
+    if open_keys:  # a free-form body may carry any of them
+        plain = {key for key, source in _LIST_SOURCES.items() if source not in fields}
+        standard = dict.fromkeys(standard, events)
+    return _ServiceKeys(
+        events=events, carriers=fields | standard, open_keys=open_keys, plain=frozenset(plain)
+    )
 
 
 def valid_keys(service: str, event_names: Iterable[str] | None = None) -> list[str]:
@@ -177,10 +233,10 @@ def kinds_with_key(key: str, service: str) -> list[str]:
     known = _service_keys(service)
     if known is None:
         return []
-    return list(known.carriers.get(key, ()))
+    return list(known.carrying(key))
 
 
-def _keys_hint(keys: Sequence[str]) -> str:
+def _keys_hint(keys: Sequence[str], open_keys: bool = False) -> str:
     """List keys for a message: the shorthands, then some field paths."""
     short = [k for k in keys if k in STANDARD_KEYS]
     paths = [k for k in keys if k not in STANDARD_KEYS]
@@ -189,6 +245,8 @@ def _keys_hint(keys: Sequence[str]) -> str:
         shown = ", ".join(paths[:25])
         more = f" and {len(paths) - 25} more (docs/events.md)" if len(paths) > 25 else ""
         said = f"{said}; field paths: {shown}{more}" if said else f"field paths: {shown}{more}"
+    if open_keys:
+        said += "; and any top-level key of the body (letters, digits and `_`, e.g. `host`)"
     return said
 
 
@@ -204,7 +262,8 @@ def check_applies(f: Filter, service: str, selected_event_names: Iterable[str]) 
         FilterError: No selected event carries the key; the message lists the keys
             those events do carry.
     """
-    if _service_keys(service) is None:
+    known = _service_keys(service)
+    if known is None:
         return
     selected = list(dict.fromkeys(selected_event_names))
     if set(kinds_with_key(f.key, service)).intersection(selected):
@@ -212,7 +271,7 @@ def check_applies(f: Filter, service: str, selected_event_names: Iterable[str]) 
     events = ", ".join(selected) or "no events"
     raise FilterError(
         f"`{f.key}` is carried by none of this hook's events ({events}); "
-        f"keys they carry: {_keys_hint(valid_keys(service, selected))}"
+        f"keys they carry: {_keys_hint(valid_keys(service, selected), known.open_keys)}"
     )
 
 
@@ -270,10 +329,13 @@ def _ref_problem(name: str) -> str | None:
 def _unknown_key(key: str, service: str) -> FilterError:
     """Build the error for a key the service does not offer, with close names."""
     keys = valid_keys(service)
+    known = _service_keys(service)
+    open_keys = known is not None and known.open_keys
     close = difflib.get_close_matches(key, keys, n=3, cutoff=0.6)
     hint = f"did you mean {' or '.join(close)}? " if close else ""
     return FilterError(
-        f"`{_echo(key)}` is not a filter key for {service}; {hint}keys: {_keys_hint(keys)}"
+        f"`{_echo(key)}` is not a filter key for {service}; {hint}"
+        f"keys: {_keys_hint(keys, open_keys)}"
     )
 
 
@@ -320,8 +382,16 @@ def parse_filter(text: str, service: str) -> Filter:
     problem = _control_problem(key)
     if problem:
         raise FilterError(f"the filter key contains a {problem}; {example}")
-    if key not in _carriers_or_standard(service):
-        raise _unknown_key(key, service)
+    known = _service_keys(service)
+    if known is None:
+        if key not in STANDARD_KEYS:
+            raise _unknown_key(key, service)
+    elif key not in known.carriers:
+        if known.open_keys:
+            key = raw_key.strip()  # a body's own key keeps its case: `Level` is not `level`
+        if not known.accepts(key):
+            raise _unknown_key(key, service)
+    plain = known is not None and key in known.plain
     pattern = _unquote(raw_value, stripped)
     if len(pattern) > MAX_VALUE_LENGTH:
         raise FilterError(
@@ -343,13 +413,13 @@ def parse_filter(text: str, service: str) -> Filter:
         compile_glob(pattern, ignore_case=key in _CASELESS)
     except GlobError as exc:  # pragma: no cover - length and controls are checked above
         raise FilterError(f"the value of `{key}{op}`: {exc}") from exc
-    return Filter(key=key, negated=negated, pattern=pattern, text=_canonical(key, negated, pattern))
-
-
-def _carriers_or_standard(service: str) -> Mapping[str, object]:
-    """Return a mapping whose keys are the service's valid filter keys."""
-    known = _service_keys(service)
-    return known.carriers if known is not None else dict.fromkeys(STANDARD_KEYS)
+    return Filter(
+        key=key,
+        negated=negated,
+        pattern=pattern,
+        text=_canonical(key, negated, pattern),
+        plain=plain,
+    )
 
 
 # --------------------------------------------------------------------------- values
@@ -507,10 +577,15 @@ def _list_rule(name: str, test: Callable[[str], object], negated: bool, every: b
 
 
 @functools.lru_cache(maxsize=4096)
-def _rule(key: str, negated: bool, pattern: str) -> Rule:
-    """Compile one filter into a function from an event to its outcome."""
+def _rule(key: str, negated: bool, pattern: str, plain: bool = False) -> Rule:
+    """Compile one filter into a function from an event to its outcome.
+
+    `plain` reads the top-level field named `key` instead of the shorthand (Filter.plain).
+    """
     test = compile_glob(pattern, ignore_case=key in _CASELESS).matcher()
     every = key in _EVERY_RULE
+    if plain:
+        return _field_rule(_plain_getter(key), test, negated, every)
     if key in _LISTS:
         return _list_rule(_LISTS[key], test, negated, every)
     attribute = _ATTRIBUTES.get(key)
@@ -524,7 +599,25 @@ def _rule(key: str, negated: bool, pattern: str) -> Rule:
             return (not test(value)) is negated
 
         return decide_attribute
-    read = _getter(key)
+    return _field_rule(_getter(key), test, negated, every)
+
+
+def _plain_getter(key: str) -> Callable[[Event], str | list[str] | None]:
+    """Read the top-level field named `key` (Filter.plain)."""
+
+    def read(event: Event) -> str | list[str] | None:
+        return _render(event.fields.get(key))
+
+    return read
+
+
+def _field_rule(
+    read: Callable[[Event], str | list[str] | None],
+    test: Callable[[str], object],
+    negated: bool,
+    every: bool,
+) -> Rule:
+    """Decide on the value a getter reads: a string, or a list (any / every rule)."""
 
     def decide(event: Event) -> Outcome:
         value = read(event)
@@ -549,7 +642,7 @@ def keeps(f: Filter, event: Event) -> Outcome:
     Returns:
         True to keep, False to drop, None when the event does not carry the key.
     """
-    return _rule(f.key, f.negated, f.pattern)(event)
+    return _rule(f.key, f.negated, f.pattern, f.plain)(event)
 
 
 class FilterSet:
@@ -560,7 +653,7 @@ class FilterSet:
     def __init__(self, filters: Iterable[Filter]) -> None:
         self.filters: tuple[Filter, ...] = tuple(filters)
         self._rules: tuple[Rule, ...] = tuple(
-            _rule(f.key, f.negated, f.pattern) for f in self.filters
+            _rule(f.key, f.negated, f.pattern, f.plain) for f in self.filters
         )
 
     @classmethod

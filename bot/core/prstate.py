@@ -1,17 +1,23 @@
 """Pull-request review and check state, folded from events.
 
 Pure: no I/O, no clock. The caller keeps one `PRState` per subject
-(`github:owner/repo#45`), stores it with `to_json`, reads it back with
+(`<service>:owner/repo#45`), stores it with `to_json`, reads it back with
 `from_json`, and folds each event in with `apply` for every subject
 `subjects_for` names.
 
-The rules follow GitHub's:
+Which events feed the state is read from what a service's events carry, as its
+field docs say (`sources`), never from the service's name: an event carrying the
+pull request (`pr.head_sha`) updates it, one carrying a review (`review.reviewer`)
+updates the reviews, and one whose section lists the pull requests it ran for
+(`<section>.pull_requests` beside `<section>.conclusion`) updates their checks.
+
+The rules are those of the pull-request providers' own pages:
 
 * the latest review per reviewer counts, except that a `commented` review does
   not replace an earlier approval or change request by the same reviewer;
 * a dismissed review removes that reviewer's approval or change request;
 * new commits (a new head SHA) reset the checks but keep the reviews (a repository
-  that dismisses stale reviews sends `pull_request_review.dismissed` for them);
+  that dismisses stale reviews sends a `dismissed` review for them);
 * check results count only for the PR's head SHA (a state without one takes the
   check's); the latest result per check name wins, so a passing re-run replaces a
   failure;
@@ -21,11 +27,13 @@ The rules follow GitHub's:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from parsers import SERVICES
 from parsers.event import JSON, Event
 
 __all__ = [
@@ -33,7 +41,9 @@ __all__ = [
     "REVIEW_STATES",
     "STATE_NAMES",
     "PRState",
+    "Sources",
     "apply",
+    "sources",
     "subjects_for",
 ]
 
@@ -47,19 +57,6 @@ CHECK_RESULTS: frozenset[str] = frozenset({"passed", "failed", "pending"})
 
 STATE_NAMES: tuple[str, ...] = ("approvals", "reviews", "changes_requested", "status", "checks")
 """The names `PRState.names` returns: what rules read as `pr.<name>`."""
-
-# Kinds (up to the first dot) whose events carry the pull request itself.
-_PR_EVENTS = frozenset({"pull_request", "pull_request_review", "pull_request_review_comment"})
-
-# CI event name → the field holding its details.
-_CI_SECTIONS: Mapping[str, str] = MappingProxyType(
-    {"check_suite": "check_suite", "check_run": "check_run", "workflow_run": "workflow"}
-)
-
-# CI event name → the field inside its section that names the check.
-_CI_NAME_KEYS: Mapping[str, str] = MappingProxyType(
-    {"check_suite": "app", "check_run": "name", "workflow_run": "name"}
-)
 
 # Conclusions that count as passing; any other conclusion fails.
 _PASSING = frozenset({"success", "neutral", "skipped"})
@@ -214,6 +211,90 @@ def _str_map(d: Mapping[str, Any], key: str, allowed: frozenset[str]) -> dict[st
     return result
 
 
+# --------------------------------------------------------------------------- which events feed it
+
+# Documented paths that say what an event carries (see the module docstring).
+_PR_MARK = "pr.head_sha"
+_REVIEW_MARK = "review.reviewer"
+_CHECKS_LIST = "pull_requests"
+_CHECKS_RESULT = "conclusion"
+_CHECK_NAMES = ("name", "app")  # what names a check inside its section, in order
+_CLOSING = frozenset({"closed", "merged"})
+
+
+@dataclass(frozen=True, slots=True)
+class Sources:
+    """The events of one service that feed PR state, by event name (`<event>` of a kind).
+
+    `pull_requests` carry the pull request; `lifecycle` are those of them that report it
+    closing (their kinds include `.closed` or `.merged`), the ones a hook needs for
+    `pr.status`; `reviews` carry a review; `checks` maps an event to the field holding its
+    check result and the key naming the check inside it (None: the event name names it).
+    """
+
+    pull_requests: tuple[str, ...] = ()
+    lifecycle: tuple[str, ...] = ()
+    reviews: tuple[str, ...] = ()
+    checks: Mapping[str, tuple[str, str | None]] = field(default_factory=dict)
+
+    @property
+    def feeds(self) -> bool:
+        """True when some event carries a pull request: rules may read `pr.<state name>`."""
+        return bool(self.pull_requests)
+
+
+def sources_from(
+    field_docs: Mapping[str, Mapping[str, str]], kinds: tuple[str, ...] = ()
+) -> Sources:
+    """Read which events feed PR state from a service's field docs.
+
+    Args:
+        field_docs: Event name → documented field path → description.
+        kinds: The service's kinds, to tell which pull-request events report closing.
+
+    Returns:
+        The Sources; empty when no event carries a pull request or a check result.
+    """
+    pull_requests: list[str] = []
+    reviews: list[str] = []
+    checks: dict[str, tuple[str, str | None]] = {}
+    for event, docs in field_docs.items():
+        if event == "*":
+            continue
+        if _PR_MARK in docs:
+            pull_requests.append(event)
+        if _REVIEW_MARK in docs:
+            reviews.append(event)
+        for path in docs:
+            section, dot, leaf = path.rpartition(".")
+            if dot and leaf == _CHECKS_LIST and f"{section}.{_CHECKS_RESULT}" in docs:
+                named = next((k for k in _CHECK_NAMES if f"{section}.{k}" in docs), None)
+                checks.setdefault(event, (section, named))
+    closing = [
+        event
+        for event in pull_requests
+        if any(
+            kind.partition(".")[0] == event and kind.rpartition(".")[2] in _CLOSING
+            for kind in kinds
+        )
+    ]
+    return Sources(
+        pull_requests=tuple(pull_requests),
+        lifecycle=tuple(closing or pull_requests),
+        reviews=tuple(reviews),
+        checks=MappingProxyType(checks),
+    )
+
+
+@functools.cache
+def sources(service: str) -> Sources:
+    """Return the events of a registered service that feed PR state (empty if none)."""
+    spec = SERVICES.get(service)
+    if spec is None:
+        return Sources()
+    return sources_from(spec.field_docs, spec.kinds)
+
+
 # --------------------------------------------------------------------------- reading events
 
 
@@ -234,19 +315,21 @@ def _str(mapping: Mapping[str, JSON], key: str) -> str | None:
 def subjects_for(event: Event) -> list[str]:
     """Return the PR subjects an event updates.
 
-    A pull-request, review or review-comment event updates its own subject; a
-    check_suite, check_run or workflow_run event updates the PRs its payload names
-    (its `pull_requests` numbers → `<service>:<repo>#<number>`). Anything else,
-    and a CI event naming no PR (pushes to branches without one, forks), gives [].
+    An event carrying the pull request (a PR, a review of it, a comment on its diff)
+    updates its own subject; an event carrying a check result updates the PRs its
+    section names (its `pull_requests` numbers → `<service>:<repo>#<number>`).
+    Anything else, and a check result naming no PR (pushes to branches without one,
+    forks), gives [].
     """
     name = _event_name(event)
-    if name in _PR_EVENTS:
+    fed = sources(event.service)
+    if name in fed.pull_requests:
         has_pr = isinstance(event.fields.get("pr"), Mapping)
         return [event.subject] if has_pr and event.subject else []
-    section = _CI_SECTIONS.get(name)
-    if section is None:
+    check = fed.checks.get(name)
+    if check is None:
         return []
-    numbers = _section(event, section).get("pull_requests")
+    numbers = _section(event, check[0]).get(_CHECKS_LIST)
     if not isinstance(numbers, list):
         return []
     subjects: list[str] = []
@@ -268,7 +351,7 @@ def _check_result(conclusion: str | None) -> str:
 def _with_review(reviews: Mapping[str, str], reviewer: str, state: str) -> dict[str, str]:
     updated = dict(reviews)
     if state == "commented" and updated.get(reviewer) in _FOLDED_REVIEWS:
-        return updated  # GitHub: a comment does not replace an approval or change request
+        return updated  # a comment does not replace an approval or change request
     updated[reviewer] = state
     return updated
 
@@ -278,10 +361,10 @@ def _apply_pr_event(base: PRState, event: Event) -> PRState:
     head_sha = _str(pr, "head_sha") or base.head_sha
     checks = base.checks if head_sha == base.head_sha else {}
     state = _str(pr, "state")
-    merged = bool(pr.get("merged")) or event.kind == "pull_request.merged"
+    merged = bool(pr.get("merged")) or event.kind.rpartition(".")[2] == "merged"
     is_open = base.open if state is None else state == "open"
     reviews: Mapping[str, str] = base.reviews
-    if _event_name(event) == "pull_request_review":
+    if _event_name(event) in sources(event.service).reviews:
         review = _section(event, "review")
         reviewer = _str(review, "reviewer")
         outcome = event.kind.partition(".")[2]
@@ -300,13 +383,14 @@ def _apply_pr_event(base: PRState, event: Event) -> PRState:
     )
 
 
-def _apply_ci_event(base: PRState, event: Event, name: str) -> PRState:
-    section = _section(event, _CI_SECTIONS[name])
+def _apply_check(base: PRState, event: Event, where: tuple[str, str | None]) -> PRState:
+    section_key, name_key = where
+    section = _section(event, section_key)
     sha = _str(section, "head_sha")
     if base.head_sha is not None and sha != base.head_sha:
         return base  # a result for an older (or another) commit
-    check = _str(section, _CI_NAME_KEYS[name]) or name
-    result = _check_result(_str(section, "conclusion"))
+    check = (_str(section, name_key) if name_key else None) or _event_name(event)
+    result = _check_result(_str(section, _CHECKS_RESULT))
     return PRState(
         subject=base.subject,
         head_sha=base.head_sha or sha,
@@ -336,7 +420,8 @@ def apply(state: PRState | None, event: Event, subject: str) -> PRState | None:
     if subject not in subjects_for(event):
         return None
     base = state if state is not None else PRState(subject=subject)
+    fed = sources(event.service)
     name = _event_name(event)
-    if name in _PR_EVENTS:
+    if name in fed.pull_requests:
         return _apply_pr_event(base, event)
-    return _apply_ci_event(base, event, name)
+    return _apply_check(base, event, fed.checks[name])

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,8 +21,10 @@ from bot.core.alerts import (
     reads_pr_state,
     render_alert,
 )
+from bot.core.filters import value_of
 from bot.core.prstate import PRState, apply, subjects_for
 from formatters.message import Message
+from parsers import SERVICES
 from parsers.event import Event
 from tests.bot.test_prstate import (
     HEAD,
@@ -37,6 +40,15 @@ from tests.bot.test_prstate import (
 
 READY = "pr.status == 'approved' and pr.reviews >= 2"
 KNOWN = known_names("github")
+SAMPLES = Path(__file__).resolve().parents[2] / "parsers" / "samples"
+
+
+def registered_sample(service: str, name: str) -> Event:
+    """Parse a bundled sample of a registered service as its sender sends it."""
+    spec = SERVICES[service]
+    body = (SAMPLES / service / f"{name}.json").read_bytes()
+    events = spec.parse(spec.sample_headers(name, body, "s" * 32, f"d-{name}"), body, {})
+    return next((e for e in events if e.kind == spec.samples[name]), events[0])
 
 
 class Hook:
@@ -356,11 +368,83 @@ def test_known_names_covers_context_fields_and_state() -> None:
     assert "commits[].id" not in KNOWN
 
 
-def test_known_names_unknown_service_template_and_state_only() -> None:
-    """A service without field docs still has template names and PR state."""
-    names = known_names("gitlab")
-    assert {"event", "title", "pr.status"} <= names
+def test_known_names_unknown_service_template_names_only() -> None:
+    """A service the registry does not know has the template names, and no PR state."""
+    names = known_names("nosuch")
+    assert {"event", "title", "branch", "status"} <= names
+    assert "pr.status" not in names
     assert "workflow" not in names
+
+
+def test_known_names_gitlab_fields_without_pr_state() -> None:
+    """gitlab's names are its documented fields (`mr.draft`); its events feed no PR state."""
+    names = known_names("gitlab")
+    assert {"mr", "mr.draft", "pipeline.status", "labels"} <= names
+    assert not {"pr", "pr.approvals", "pr.status", "workflow"} & names
+
+
+def test_alert_if_gitlab_mr_draft_accepted_and_pr_state_refused() -> None:
+    """`mr.draft` is a gitlab rule; `pr.approvals` is refused without PR names offered."""
+    names = known_names("gitlab")
+    assert parse_rule("mr.draft == false and 'bug' in labels", names) == (
+        "mr.draft == false and 'bug' in labels"
+    )
+    with pytest.raises(RuleError, match="reads `pr`") as caught:
+        parse_rule("pr.approvals >= 2", names)
+    assert "PR names" not in str(caught.value)
+    assert "PR names" in _refusal("pr.statuz == 'open'", KNOWN)
+
+
+def _refusal(rule: str, names: Collection[str]) -> str:
+    with pytest.raises(RuleError) as caught:
+        parse_rule(rule, names)
+    return str(caught.value)
+
+
+def test_alert_if_gitlab_mr_draft_evaluates_on_a_sample() -> None:
+    """The rule reads the merge request the gitlab event carries."""
+    merge_request = registered_sample("gitlab", "merge_request")
+    draft = value_of("mr.draft", merge_request)
+    assert draft in {"true", "false"}
+    rule = parse_rule(f"mr.draft == {draft}", known_names("gitlab"))
+    assert evaluate(rule, merge_request, None) == (True, {"mr.draft": draft == "true"})
+    opposite = "false" if draft == "true" else "true"
+    assert evaluate(f"mr.draft == {opposite}", merge_request, None)[0] is False
+    assert evaluate("mr.draft == 'x'", registered_sample("gitlab", "push"), None)[0] is None
+
+
+def test_alert_if_ci_status_and_branch() -> None:
+    """`status == 'failed' and branch == 'main'` fires for a failed run on main only."""
+    rule = parse_rule("\"status == 'failed' and branch == 'main'\"", known_names("ci"))
+    assert rule == "status == 'failed' and branch == 'main'"
+    on_main = registered_sample("ci", "gitlab_pipeline_failed")
+    elsewhere = registered_sample("ci", "jenkins_failed")
+    passing = registered_sample("ci", "jenkins_success")
+    assert evaluate(rule, on_main, None) == (True, {"status": "failed", "branch": "main"})
+    assert evaluate(rule, elsewhere, None)[0] is False
+    assert evaluate(rule, passing, None)[0] is False
+    assert {"provider", "stage", "job", "pipeline.status"} <= known_names("ci")
+    assert "pr.checks" not in known_names("ci")
+
+
+def test_alert_if_custom_reads_any_top_level_key() -> None:
+    """`level == 'critical'` is a custom rule though no doc names `level`."""
+    names = known_names("custom")
+    rule = parse_rule("level == 'critical'", names)
+    headers = {"Content-Type": "application/json"}
+    alert = SERVICES["custom"].parse(headers, b'{"level": "critical", "host": "db-1"}', {})[0]
+    calm = SERVICES["custom"].parse(headers, b'{"level": "info"}', {})[0]
+    silent = SERVICES["custom"].parse(headers, b'{"host": "db-1"}', {})[0]
+    assert evaluate(rule, alert, None) == (True, {"level": "critical"})
+    assert evaluate(rule, calm, None)[0] is False
+    assert evaluate(rule, silent, None) == (None, {})  # lacks the name: false, silently
+    assert "level" in names
+    assert "Level" in names
+    assert "payload" in names
+    assert "not-an-identifier" not in names
+    assert "level" not in set(names)  # only documented names are listed in messages
+    with pytest.raises(RuleError, match="reads no event value"):
+        parse_rule("1 == 1", names)
 
 
 def test_reads_pr_state_state_names_true() -> None:
@@ -372,14 +456,22 @@ def test_reads_pr_state_state_names_true() -> None:
 
 
 def test_pr_state_events_named() -> None:
-    """The GitHub events a rule's PR state needs are listed."""
-    assert pr_state_events(READY) == ("pull_request", "pull_request_review")
-    assert pr_state_events("pr.checks == 'passed'") == (
+    """The provider events a rule's PR state needs come from what the events carry."""
+    assert pr_state_events(READY, "github") == ("pull_request", "pull_request_review")
+    assert pr_state_events("pr.checks == 'passed'", "github") == (
         "pull_request",
-        "check_suite",
         "workflow_run",
+        "check_suite",
     )
-    assert pr_state_events("branch == 'main'") == ()
+    assert pr_state_events("branch == 'main'", "github") == ()
+    assert pr_state_events(READY) == pr_state_events(READY, "github")  # the only one feeding
+
+
+@pytest.mark.parametrize("service", ["gitlab", "ci", "custom", "nosuch"])
+def test_pr_state_events_none_for_services_that_feed_no_pr_state(service: str) -> None:
+    """A service whose events carry no pull request needs no events for PR state."""
+    assert pr_state_events(READY, service) == ()
+    assert pr_state_events("pr.checks == 'passed'", service) == ()
 
 
 # --------------------------------------------------------------------------- render_alert

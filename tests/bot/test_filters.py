@@ -20,7 +20,7 @@ from bot.core.filters import (
     valid_keys,
     value_of,
 )
-from parsers import github
+from parsers import SERVICES, github
 from parsers.event import JSON, Event
 
 SAMPLES = Path(__file__).resolve().parents[2] / "parsers" / "samples" / "github"
@@ -202,9 +202,9 @@ def test_parse_filter_empty_value_allowed() -> None:
 
 def test_parse_filter_unknown_service_offers_standard_keys() -> None:
     """A service without field docs still has the shorthand keys."""
-    assert parse_filter("status=die", "docker").key == "status"
+    assert parse_filter("status=die", "nosuch").key == "status"
     with pytest.raises(FilterError, match="not a filter key"):
-        parse_filter("pr.draft=true", "docker")
+        parse_filter("pr.draft=true", "nosuch")
 
 
 # --------------------------------------------------------------------------- values
@@ -427,7 +427,7 @@ def test_kinds_with_key_names_carrying_events() -> None:
     assert kinds_with_key("workflow.conclusion", "github") == ["workflow_run"]
     assert "star" in kinds_with_key("action", "github")
     assert kinds_with_key("nope", "github") == []
-    assert kinds_with_key("branch", "docker") == []
+    assert kinds_with_key("branch", "nosuch") == []
 
 
 def test_kinds_with_key_agrees_with_sample_events() -> None:
@@ -457,7 +457,7 @@ def test_check_applies_refuses_with_valid_keys() -> None:
 
 def test_check_applies_unknown_service_passes() -> None:
     """With no knowledge of a service's keys, nothing is refused."""
-    check_applies(parse_filter("branch=x", "docker"), "docker", [])
+    check_applies(parse_filter("branch=x", "nosuch"), "nosuch", [])
 
 
 def test_valid_keys_filtered_by_events() -> None:
@@ -466,4 +466,152 @@ def test_valid_keys_filtered_by_events() -> None:
     assert {"path", "branch", "tag", "commit_count", "files", "repo"} <= set(keys)
     assert "label" not in keys
     assert "commits" not in keys
-    assert valid_keys("docker") == list(STANDARD_KEYS)
+    assert valid_keys("nosuch") == list(STANDARD_KEYS)
+
+
+# --------------------------------------------------------------------------- every service
+
+
+def _registered_sample(service: str, name: str) -> Event:
+    """Parse a bundled sample of any registered service as its sender sends it."""
+    spec = SERVICES[service]
+    body = (SAMPLES.parent / service / f"{name}.json").read_bytes()
+    headers = spec.sample_headers(name, body, "s" * 32, f"delivery-{name}")
+    events = spec.parse(headers, body, {})
+    return next((e for e in events if e.kind == spec.samples[name]), events[0])
+
+
+def _custom(body: str) -> Event:
+    """A custom delivery of this JSON body."""
+    headers = {"Content-Type": "application/json"}
+    return SERVICES["custom"].parse(headers, body.encode(), {})[0]
+
+
+def test_gitlab_branch_filter_drops_other_branches_and_leaves_issues() -> None:
+    """`branch=main` on a gitlab hook keeps pushes to main, drops others, ignores issues."""
+    filters = FilterSet.from_texts(["branch=main"], "gitlab")
+    assert filters.evaluate(_registered_sample("gitlab", "push"))[0] is True
+    assert filters.evaluate(_registered_sample("gitlab", "push.branch-deleted")) == (False, [False])
+    assert filters.evaluate(_registered_sample("gitlab", "issue")) == (True, [None])
+    assert filters.evaluate(_registered_sample("gitlab", "merge_request"))[0] is True
+
+
+def test_gitlab_branch_applies_to_the_events_that_carry_it() -> None:
+    """The confirmation lists gitlab's branch carriers: not issues, tags or releases."""
+    carriers = kinds_with_key("branch", "gitlab")
+    assert {"push", "merge_request", "pipeline", "job", "deployment"} <= set(carriers)
+    assert not {"issue", "tag_push", "release", "wiki_page"} & set(carriers)
+    check_applies(parse_filter("branch=main", "gitlab"), "gitlab", ["push", "issue"])
+    with pytest.raises(FilterError, match="none of this hook's events"):
+        check_applies(parse_filter("branch=main", "gitlab"), "gitlab", ["issue", "release"])
+
+
+def test_gitlab_labels_and_files() -> None:
+    """gitlab's `label` reads MR and issue labels; `path` the files a push changed."""
+    assert kinds_with_key("label", "gitlab") == ["merge_request", "issue", "note"]
+    assert kinds_with_key("path", "gitlab") == ["push", "tag_push"]
+    issue = _registered_sample("gitlab", "issue")
+    assert keeps(parse_filter("label=BUG", "gitlab"), issue) is True
+    assert keeps(parse_filter("label!=priority::*", "gitlab"), issue) is False
+    push = _registered_sample("gitlab", "push")
+    assert keeps(parse_filter("path=app/**", "gitlab"), push) is True
+    assert keeps(parse_filter("path!=app/**", "gitlab"), push) is True  # not every file
+    assert keeps(parse_filter("path=docs/**", "gitlab"), push) is False
+
+
+def test_gitlab_refuses_keys_it_does_not_carry_listing_its_own() -> None:
+    """A ci key on a gitlab hook is refused with gitlab's keys (`mr.draft` among them)."""
+    with pytest.raises(FilterError, match="not a filter key for gitlab") as caught:
+        parse_filter("provider=jenkins", "gitlab")
+    assert "keys: branch, head, tag, author, repo, label, path, status, kind; field paths:" in str(
+        caught.value
+    )
+    assert "any top-level key" not in str(caught.value)
+    assert parse_filter("mr.draft=true", "gitlab").key == "mr.draft"
+
+
+def test_ci_provider_stage_and_job_filters() -> None:
+    """`provider=jenkins` keeps Jenkins runs and drops the others; stage and job read theirs."""
+    jenkins = _registered_sample("ci", "jenkins_failed")
+    circle = _registered_sample("ci", "circleci_job_failed")
+    stage = _registered_sample("ci", "gitlab_stage_failed")
+    provider = parse_filter("provider=jenkins", "ci")
+    assert (keeps(provider, jenkins), keeps(provider, circle)) == (True, False)
+    assert keeps(parse_filter("stage=Test", "ci"), stage) is True
+    assert keeps(parse_filter("stage=Build", "ci"), stage) is False
+    assert keeps(parse_filter("job=android-*", "ci"), circle) is True
+    assert keeps(parse_filter("job=android-*", "ci"), jenkins) is None  # no job: not applied
+    assert keeps(parse_filter("status=failed", "ci"), jenkins) is True
+    assert kinds_with_key("provider", "ci") == ["pipeline", "stage", "job", "deploy"]
+
+
+def test_ci_refuses_labels_and_paths_listing_its_keys() -> None:
+    """CI runs carry no labels: `label=x` is refused, naming provider, stage and job."""
+    with pytest.raises(FilterError, match="none of this hook's events") as caught:
+        check_applies(parse_filter("label=x", "ci"), "ci", ["pipeline", "job"])
+    for key in ("provider", "stage", "job", "branch", "status"):
+        assert key in str(caught.value)
+
+
+def test_custom_any_top_level_key_is_a_filter_key() -> None:
+    """`host=web-*` on a custom hook reads the body's `host`; events without it pass."""
+    host = parse_filter("host=web-*", "custom")
+    assert keeps(host, _registered_sample("custom", "server_alert")) is True
+    assert keeps(host, _registered_sample("custom", "backup_done")) is False
+    assert keeps(host, _registered_sample("custom", "deploy_finished")) is None
+    assert kinds_with_key("host", "custom") == ["custom"]
+    check_applies(host, "custom", ["custom"])
+
+
+def test_custom_key_keeps_its_case_and_shorthands_keep_theirs() -> None:
+    """A body's `Level` is not `level`; `Branch` is still the `branch` shorthand."""
+    level = parse_filter("Level=crit*", "custom")
+    assert level.text == "Level=crit*"
+    assert keeps(level, _custom('{"Level": "critical"}')) is True
+    assert keeps(level, _custom('{"level": "critical"}')) is None
+    assert parse_filter("Branch=main", "custom").key == "branch"
+
+
+def test_custom_label_and_path_read_the_bodys_own_keys() -> None:
+    """Custom bodies carry no label lists: `label`/`path` read top-level `label`/`path`."""
+    label = parse_filter("label=prod*", "custom")
+    assert label.plain
+    assert keeps(label, _custom('{"label": "production"}')) is True
+    assert keeps(label, _custom('{"label": "staging"}')) is False
+    assert keeps(parse_filter("path=/srv/**", "custom"), _custom('{"path": "/srv/a/b"}')) is True
+    assert not parse_filter("label=x", "github").plain
+    assert FilterSet([label]).evaluate(_custom('{"label": "staging"}')) == (False, [False])
+
+
+def test_custom_paths_into_the_payload_are_keys_but_other_paths_are_not() -> None:
+    """`payload.<path>` walks the raw body; a non-identifier key is refused with a hint."""
+    region = parse_filter("payload.meta.region=eu-*", "custom")
+    assert keeps(region, _custom('{"meta": {"region": "eu-west"}}')) is True
+    with pytest.raises(FilterError, match="any top-level key of the body"):
+        parse_filter("a-b=1", "custom")
+    with pytest.raises(FilterError, match="not a filter key"):
+        parse_filter("meta.region=eu", "custom")
+
+
+@pytest.mark.parametrize("service", sorted(SERVICES))
+def test_kinds_with_key_agrees_with_every_services_samples(service: str) -> None:
+    """Each sample carrying a shorthand key is listed for it; branch/status claims are real.
+
+    `branch` and `status` come from Event attributes that only some events set: an event
+    listed for them has at least one sample carrying a value (when it has samples).
+    """
+    spec = SERVICES[service]
+    by_event: dict[str, list[Event]] = {}
+    for name in spec.samples:
+        event = _registered_sample(service, name)
+        by_event.setdefault(event.kind.partition(".")[0], []).append(event)
+        for key in STANDARD_KEYS:
+            if value_of(key, event) is not None:
+                assert event.kind.partition(".")[0] in kinds_with_key(key, service), (name, key)
+    if spec.open_kinds is not None:
+        return  # a free-form body may carry any key
+    for key in ("branch", "status"):
+        for event_name in kinds_with_key(key, service):
+            events = by_event.get(event_name, [])
+            if events:
+                assert any(value_of(key, e) is not None for e in events), (event_name, key)
