@@ -228,21 +228,29 @@ def _known_types(samples: Sequence[Sample]) -> dict[str, str]:
 
 
 def _placeholder(path: str) -> bool:
-    """True for a documented path that names no field but a family (`<key>`)."""
-    return not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", path.partition(".")[0].partition("[")[0])
+    """True for a documented path that names no field but a family (`<key>`, `label.<name>`)."""
+    return "<" in path
+
+
+def _placeholder_parent(path: str) -> str:
+    """The field a placeholder is inside: `label` for `label.<name>`, "" for `<key>`."""
+    return path.partition("<")[0].rstrip(".")
 
 
 def _covered(path: str, documented: Mapping[str, str]) -> bool:
     """True when a documented field encloses the path and documents none of its insides.
 
     `payload` ("the whole body as sent") covers `payload.event`; `commit` ("the commit:
-    `commit.id`, …") covers `commit.id`.
+    `commit.id`, …") covers `commit.id`; `label.<name>` covers every `label.…`.
     """
     parts = path.replace("[]", "").split(".")
     for i in range(1, len(parts)):
         parent = ".".join(parts[:i])
+        if any(other.startswith(f"{parent}.<") for other in documented):
+            return True
         if parent in documented and not any(
-            other.startswith((f"{parent}.", f"{parent}[]")) for other in documented
+            other.startswith((f"{parent}.", f"{parent}[]")) and not _placeholder(other)
+            for other in documented
         ):
             return True
     return False
@@ -261,17 +269,21 @@ class _Rows:
 
 
 def _placeholder_row(path: str, rows: _Rows) -> str:
-    """Describe a `<key>` row by the top-level keys the samples show for it."""
-    keys = [
-        key
+    """Describe a `<key>` (or `label.<name>`) row by the names the samples show for it."""
+    parent = _placeholder_parent(path)
+    prefix = f"{parent}." if parent else ""
+    values = {
+        key.removeprefix(prefix): value
         for key, value in rows.flat.items()
-        if "." not in key
-        and "[" not in key
+        if key.startswith(prefix)
+        and key != parent
+        and not isinstance(value, dict | list)
+        and (parent or ("." not in key and "[" not in key))
         and key not in rows.docs
         and key not in rows.skip
-        and not isinstance(value, dict | list)
-    ]
-    types = ", ".join(sorted({_type_name(rows.flat[key]) for key in keys})) or "—"
+    }
+    keys = list(values)
+    types = ", ".join(sorted({_type_name(value) for value in values.values()})) or "—"
     shown = ", ".join(keys[:KEY_EXAMPLES]) + (", …" if len(keys) > KEY_EXAMPLES else "")
     example = _cell(_shorten(shown)) if keys else "—"
     return f"| `{path}` | {types} | {example} | {rows.docs[path]} |"

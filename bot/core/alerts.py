@@ -194,10 +194,11 @@ def known_names(
     Returns:
         The top-level template variables (formatters.render.template_context), the
         first part and the full path of each documented field (`mr`, `mr.draft`,
-        `pipeline.status`; paths through lists keep only their first part; a `<key>`
-        placeholder is no name); `pr` with the PR-state names when the service's
-        events feed PR state (bot.core.prstate.sources); and, for a service whose
-        kinds are open (custom), any identifier as a top-level name.
+        `pipeline.status`; paths through lists keep only their first part; a placeholder
+        is no name: `label.<name>` leaves what is inside `label` unchecked); `pr` with
+        the PR-state names when the service's events feed PR state
+        (bot.core.prstate.sources); and, for a service whose kinds are open (custom),
+        any identifier as a top-level name.
     """
     spec = SERVICES.get(service)
     docs: Mapping[str, Mapping[str, str]] = (
@@ -212,6 +213,8 @@ def known_names(
             if not _IDENTIFIER.fullmatch(parts[0]):
                 continue  # a placeholder such as `<key>`
             names.add(parts[0])
+            if "<" in path:
+                continue  # `label.<name>`: any name inside `label`, unchecked
             if "[]" not in path:
                 names.update(".".join(parts[:i]) for i in range(2, len(parts) + 1))
     fed = (

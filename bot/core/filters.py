@@ -68,6 +68,9 @@ _QUOTES = {'"': '"', "'": "'", "“": "”", "‘": "’"}
 _REF_FORBIDDEN = {" ": "a space", "~": "`~`", "^": "`^`", ":": "`:`", "\\": "`\\`", "[": "`[`"}
 _ECHO = 40
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_PATH_REST = re.compile(
+    r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*"
+)  # inside a field: `com.example.tier`
 _LIST_SOURCES = {"label": "labels", "path": "files"}  # shorthand → the list field it reads
 
 Outcome = bool | None
@@ -101,39 +104,50 @@ class Filter:
 class _ServiceKeys:
     """The filter keys of one service and the event names that carry each.
 
-    With `open_keys`, every identifier is a key too, carried by every event; `plain`
-    are the shorthands read as a top-level field of their own name (see Filter).
+    `named` maps a field documented as holding any names (`label.<name>` in the field
+    docs: Docker's labels) to its events; a path into it is a key (`label.com.example.tier`).
+    With `open_keys` (free-form bodies), every identifier is a key, carried by every event,
+    and so is a path into any documented field without documented children (`payload.x`);
+    `plain` are the shorthands read as a top-level field of their own name (see Filter).
     """
 
     events: tuple[str, ...]
     carriers: Mapping[str, tuple[str, ...]]
+    named: Mapping[str, tuple[str, ...]]
     open_keys: bool = False
     plain: frozenset[str] = frozenset()
 
     def accepts(self, key: str) -> bool:
-        """True for a key of this service (a documented or shorthand one, or an open one)."""
-        return key in self.carriers or (self.open_keys and _open_key(key, self.carriers))
+        """True for a key of this service: documented, shorthand, into a field, or open."""
+        return bool(self.carrying(key)) or key in self.carriers
 
     def carrying(self, key: str) -> tuple[str, ...]:
         """Return the events carrying a key (every event for an open key)."""
         known = self.carriers.get(key)
         if known is not None:
             return known
-        return self.events if self.open_keys and _open_key(key, self.carriers) else ()
+        head, dot, rest = key.partition(".")
+        if not (dot and _PATH_REST.fullmatch(rest)):
+            return self.events if self.open_keys and _IDENTIFIER.fullmatch(key) else ()
+        owners = self.named.get(head)
+        if owners is None and self.open_keys and head in self.carriers:
+            childless = not any(path.startswith(f"{head}.") for path in self.carriers)
+            owners = self.carriers[head] if childless else None
+        return owners or ()
 
 
-def _open_key(key: str, documented: Mapping[str, object]) -> bool:
-    """True for a key a free-form body may carry: an identifier, or a path into a field.
-
-    `host` names a top-level key of the body; `payload.meta.region` walks into a
-    documented field that has no documented children of its own.
-    """
-    parts = key.split(".")
-    if not all(_IDENTIFIER.fullmatch(part) for part in parts):
-        return False
-    if len(parts) == 1:
-        return True
-    return parts[0] in documented and not any(k.startswith(parts[0] + ".") for k in documented)
+def _named_fields(
+    docs: Mapping[str, Mapping[str, str]], events: tuple[str, ...]
+) -> dict[str, tuple[str, ...]]:
+    """Map each field documented as holding any names (`label.<name>`) to its events."""
+    found: dict[str, list[str]] = {}
+    for event, fields in docs.items():
+        owners = events if event == "*" else (event,)
+        for path in fields:
+            head, dot, rest = path.partition(".")
+            if dot and rest.startswith("<") and _IDENTIFIER.fullmatch(head):
+                found.setdefault(head, []).extend(owners)
+    return {head: tuple(dict.fromkeys(owners)) for head, owners in found.items()}
 
 
 def _documented_fields(
@@ -144,12 +158,7 @@ def _documented_fields(
     A path with documented children (`commits` beside `commits[].id`) is a
     container and not a key; paths inside lists (`[]`) are not keys either.
     """
-    every_path = {
-        path
-        for fields in docs.values()
-        for path in fields
-        if _IDENTIFIER.fullmatch(path.partition(".")[0].partition("[")[0])
-    }
+    every_path = {path for fields in docs.values() for path in fields if "<" not in path}
     containers: set[str] = set()
     for path in every_path:
         parts = path.replace("[]", "").split(".")
@@ -161,7 +170,7 @@ def _documented_fields(
         owners = events if event == "*" else (event,)
         for path in fields:
             if "[]" in path or path in containers or path not in every_path:
-                continue  # inside a list, a container, or a placeholder such as `<key>`
+                continue  # inside a list, a container, or a placeholder (`<key>`)
             found.setdefault(path, []).extend(owners)
     order = {event: i for i, event in enumerate(events)}
     return {
@@ -195,7 +204,11 @@ def _service_keys(service: str) -> _ServiceKeys | None:
         plain = {key for key, source in _LIST_SOURCES.items() if source not in fields}
         standard = dict.fromkeys(standard, events)
     return _ServiceKeys(
-        events=events, carriers=fields | standard, open_keys=open_keys, plain=frozenset(plain)
+        events=events,
+        carriers=fields | standard,
+        named=_named_fields(spec.field_docs, events),
+        open_keys=open_keys,
+        plain=frozenset(plain),
     )
 
 
@@ -387,10 +400,11 @@ def parse_filter(text: str, service: str) -> Filter:
         if key not in STANDARD_KEYS:
             raise _unknown_key(key, service)
     elif key not in known.carriers:
-        if known.open_keys:
-            key = raw_key.strip()  # a body's own key keeps its case: `Level` is not `level`
-        if not known.accepts(key):
-            raise _unknown_key(key, service)
+        typed = raw_key.strip()  # a name inside a field keeps its case: `Level` is not `level`
+        if known.accepts(typed):
+            key = typed
+        elif not known.accepts(key):
+            raise _unknown_key(typed if known.open_keys else key, service)
     plain = known is not None and key in known.plain
     pattern = _unquote(raw_value, stripped)
     if len(pattern) > MAX_VALUE_LENGTH:
@@ -444,11 +458,20 @@ def _render(value: JSON) -> str | list[str] | None:
 
 
 def _lookup(fields: Mapping[str, JSON], parts: tuple[str, ...]) -> JSON:
-    """Walk a dotted path through nested mappings; None when a step is missing."""
+    """Walk a dotted path through nested mappings; None when a step is missing.
+
+    A key that itself has dots (a Docker label `com.example.tier`) is found whole: at each
+    step the rest of the path is tried as one key before its first part.
+    """
     current: JSON | Mapping[str, JSON] = fields
-    for part in parts:
+    for index, part in enumerate(parts):
         if not isinstance(current, Mapping):
             return None
+        if index + 1 < len(parts):
+            rest = ".".join(parts[index:])
+            if rest in current:
+                current = current[rest]
+                break
         current = current.get(part)
     return current if not isinstance(current, Mapping) else None
 

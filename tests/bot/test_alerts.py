@@ -535,3 +535,15 @@ def test_render_alert_commit_subject_without_state() -> None:
     event = workflow_run("failure", prs=())
     message = render_alert(AlertRule("status == 'failure'"), event, None, {"status": "failure"})
     assert message.content.startswith(f"⚡ Alert · Commit octo-org/Hello-World@{HEAD[:7]} · ")
+
+
+def test_known_names_placeholder_leaves_the_inside_of_a_field_unchecked() -> None:
+    """`label.<name>` documents any name inside `label`: rules may read any label."""
+    docs = {"*": {"label": "Labels by name.", "label.<name>": "One label."}}
+    names = known_names("nosuch", docs)
+    assert "label" in names
+    assert "label.<name>" not in names
+    rule = "label['com.example.tier'] == 'web'"
+    assert parse_rule(rule, names) == rule
+    with pytest.raises(RuleError, match="reads `labelz`"):
+        parse_rule("labelz.x == 1", names)

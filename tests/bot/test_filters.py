@@ -615,3 +615,52 @@ def test_kinds_with_key_agrees_with_every_services_samples(service: str) -> None
             events = by_event.get(event_name, [])
             if events:
                 assert any(value_of(key, e) is not None for e in events), (event_name, key)
+
+
+def _toy_spec(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    """Register a made-up service whose events carry a mapping of labels by name."""
+    toy = dataclasses.replace(
+        SERVICES["github"],
+        name=name,
+        kinds=("thing.happened",),
+        field_docs={"*": {"label": "Labels by name.", "label.<name>": "One label's value."}},
+        attribute_events={},
+        open_kinds=None,
+    )
+    monkeypatch.setitem(SERVICES, name, toy)
+
+
+def _toy_event(service: str, labels: dict[str, JSON]) -> Event:
+    return Event(
+        service=service,
+        kind="thing.happened",
+        source="host",
+        delivery_id="d",
+        occurred_at=None,
+        title="t",
+        fields=MappingProxyType({"label": labels}),
+    )
+
+
+def test_field_documented_with_any_names_takes_paths_into_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`label.<name>` in the docs makes `label.com.example.tier=web*` a key; names may have dots."""
+    _toy_spec(monkeypatch, "toy_named")
+    tier = parse_filter("label.com.example.tier=web*", "toy_named")
+    assert tier.key == "label.com.example.tier"
+    assert kinds_with_key(tier.key, "toy_named") == ["thing"]
+    assert keeps(tier, _toy_event("toy_named", {"com.example.tier": "web-1"})) is True
+    assert keeps(tier, _toy_event("toy_named", {"com.example.tier": "db-1"})) is False
+    assert keeps(tier, _toy_event("toy_named", {"other": "web-1"})) is None
+    with pytest.raises(FilterError, match="not a filter key"):
+        parse_filter("labels.com.example.tier=web*", "toy_named")
+    with pytest.raises(FilterError, match="not a filter key"):
+        parse_filter("label.a b=x", "toy_named")
+
+
+def test_paths_into_undocumented_insides_are_refused_for_closed_services() -> None:
+    """Without a `<name>` placeholder, a path into a documented leaf is no key (`repo.name`)."""
+    for text in ("repo.name=x", "action.x=y"):
+        with pytest.raises(FilterError, match="not a filter key"):
+            parse_filter(text, "github")
