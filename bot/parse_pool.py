@@ -17,7 +17,7 @@ import multiprocessing.pool
 from collections.abc import Mapping
 
 from parsers import SERVICES
-from parsers.event import Event
+from parsers.event import JSON, Event
 
 log = logging.getLogger(__name__)
 
@@ -33,12 +33,17 @@ class UnknownServiceError(Exception):
     """A stored delivery names a service that has no parser."""
 
 
-def parse_delivery(service: str, headers: Mapping[str, str], body: bytes) -> list[Event]:
-    """Parse a delivery with its service's parser (also the worker process's entry point)."""
+def parse_delivery(
+    service: str, headers: Mapping[str, str], body: bytes, options: Mapping[str, JSON]
+) -> list[Event]:
+    """Parse a delivery with its service's parser and its hook's options.
+
+    Also the worker process's entry point (so every argument is picklable).
+    """
     spec = SERVICES.get(service)
     if spec is None:
         raise UnknownServiceError(f"no parser for service {service!r}")
-    return spec.parse(dict(headers), body, {})
+    return spec.parse(dict(headers), body, dict(options))
 
 
 class ParsePool:
@@ -53,10 +58,20 @@ class ParsePool:
         self._timeout = timeout_seconds
         self._pool: multiprocessing.pool.Pool | None = None
 
-    async def parse(self, service: str, headers: Mapping[str, str], body: bytes) -> list[Event]:
-        """Return the delivery's Events; raise what the parser raises, or ParseTimeoutError."""
+    async def parse(
+        self,
+        service: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        options: Mapping[str, JSON] | None = None,
+    ) -> list[Event]:
+        """Return the delivery's Events; raise what the parser raises, or ParseTimeoutError.
+
+        `options` are the hook's (a custom hook's target names the sender).
+        """
+        options = options or {}
         if len(body) <= self._inline_limit:
-            return parse_delivery(service, headers, body)
+            return parse_delivery(service, headers, body, options)
         pool = await self._worker()
         loop = asyncio.get_running_loop()
         done: asyncio.Future[list[Event]] = loop.create_future()
@@ -68,7 +83,10 @@ class ParsePool:
             loop.call_soon_threadsafe(_settle, done, None, error)
 
         pool.apply_async(
-            parse_delivery, (service, dict(headers), body), callback=resolve, error_callback=reject
+            parse_delivery,
+            (service, dict(headers), body, dict(options)),
+            callback=resolve,
+            error_callback=reject,
         )
         try:
             return await asyncio.wait_for(done, self._timeout)
