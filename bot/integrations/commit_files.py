@@ -111,9 +111,10 @@ class CommitFilesEnricher:
 
     async def close(self) -> None:
         """Stop waiting for fetches in flight (their threads end within the budget)."""
-        for task, _ in list(self._fetches.values()):
+        tasks = [task for task, _ in self._fetches.values()]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*(t for t, _ in self._fetches.values()), return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _cached(self, target: tuple[str, str]) -> CommitFiles | None:
         files = self._memory.get(target)

@@ -60,7 +60,7 @@ class GitHubApiError(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
-        self.reset_at = reset_at  # a rate limit: when it resets (unix seconds)
+        self.reset_at = reset_at
 
 
 @dataclass(frozen=True, slots=True)

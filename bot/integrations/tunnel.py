@@ -52,23 +52,23 @@ async def in_daemon_thread(work: Callable[[], T]) -> T:
     loop = asyncio.get_running_loop()
     future: asyncio.Future[T] = loop.create_future()
 
-    def settle(result: T | None, error: BaseException | None) -> None:
-        if future.done():
-            return
-        if error is not None:
+    def succeed(result: T) -> None:
+        if not future.done():  # not cancelled by a timeout meanwhile
+            future.set_result(result)
+
+    def fail(error: BaseException) -> None:
+        if not future.done():
             future.set_exception(error)
-        else:
-            future.set_result(result)  # type: ignore[arg-type]
 
     def run() -> None:
         try:
             result = work()
         except BaseException as exc:  # handed to the awaiting coroutine
             with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
-                loop.call_soon_threadsafe(settle, None, exc)
+                loop.call_soon_threadsafe(fail, exc)
             return
         with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(settle, result, None)
+            loop.call_soon_threadsafe(succeed, result)
 
     threading.Thread(target=run, name="hookbot-ngrok", daemon=True).start()
     return await future
@@ -255,7 +255,7 @@ class Tunnel:
         return str(tunnel.public_url)
 
     async def _kill(self, *, stuck: bool = False) -> None:
-        """Stop the agent through pyngrok; one pyngrok is stuck starting is killed by pid."""
+        """Stop the agent through pyngrok; an agent pyngrok is stuck starting, by pid."""
         from pyngrok import ngrok
 
         config = self._pyngrok_config
@@ -271,20 +271,19 @@ class Tunnel:
         except Exception:
             log.warning("tunnel: could not stop the ngrok agent", exc_info=True)
 
-    async def _agent_running(self) -> bool:
+    def _agent_running(self) -> bool:
+        """Whether the agent still runs (a dictionary lookup and a poll: no thread needed)."""
         from pyngrok import process
 
         config = self._pyngrok_config
-        if config is None:
-            return False
-        return await in_daemon_thread(lambda: process.is_process_running(config.ngrok_path))
+        return config is not None and process.is_process_running(config.ngrok_path)
 
     async def _watch(self) -> None:
         delay = self._backoff[0]
         while True:
             if self.state == "open":
                 await asyncio.sleep(self._check_every)
-                if await self._agent_running():
+                if self._agent_running():
                     continue
                 self.state = "reopening"
                 self.last_error = "the ngrok agent stopped"

@@ -154,33 +154,28 @@ class IntegrationRepo(Repository):
 
     async def tunnel_url(self) -> str | None:
         """Return the public URL the running process's tunnel published, if any."""
-        return await self._value(TUNNEL_URL)
 
-    async def set_tunnel_url(self, url: str | None, now: float) -> None:
-        """Publish the tunnel's public URL (None: no tunnel is open)."""
-        await self._set_values({TUNNEL_URL: url}, now)
-
-    async def _value(self, name: str) -> str | None:
         def select(conn: sqlite3.Connection) -> str | None:
             row = conn.execute(
-                "SELECT value FROM runtime_values WHERE name = ?", (name,)
+                "SELECT value FROM runtime_values WHERE name = ?", (TUNNEL_URL,)
             ).fetchone()
             return None if row is None else str(row[0])
 
         return await self._store.run(select)
 
-    async def _set_values(self, values: dict[str, str | None], now: float) -> None:
+    async def set_tunnel_url(self, url: str | None, now: float) -> None:
+        """Publish the tunnel's public URL (None: no tunnel is open)."""
+
         def write(conn: sqlite3.Connection) -> None:
             with transaction(conn):
-                for name, value in values.items():
-                    if value is None:
-                        conn.execute("DELETE FROM runtime_values WHERE name = ?", (name,))
-                    else:
-                        conn.execute(
-                            "INSERT OR REPLACE INTO runtime_values (name, value, updated_at)"
-                            " VALUES (?, ?, ?)",
-                            (name, value, now),
-                        )
+                if url is None:
+                    conn.execute("DELETE FROM runtime_values WHERE name = ?", (TUNNEL_URL,))
+                else:
+                    conn.execute(
+                        "INSERT OR REPLACE INTO runtime_values (name, value, updated_at)"
+                        " VALUES (?, ?, ?)",
+                        (TUNNEL_URL, url, now),
+                    )
 
         await self._store.run(write)
 
