@@ -301,9 +301,9 @@ class GitHubHooks:
             log.warning("github: installing the webhook of %s on %s failed: %s", hook.id, repo, exc)
             return (
                 f"❌ The webhook was not installed on {repo}: "
-                f"{advice(exc, repo, self._api.base_url, url)}. The hook works: add the "
-                f"webhook by hand in {MANUAL} with the URL and secret, then `on github {repo}` "
-                "again installs it"
+                f"{advice(exc, repo, self._api.base_url, url)}. The hook works once the "
+                f"webhook is added by hand ({MANUAL}, with the URL and secret below); or fix "
+                f"that and run `on github {repo}` again"
             )
 
     async def _create(self, hook: Hook, repo: str, url: str, events: Sequence[str]) -> str:

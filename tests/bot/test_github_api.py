@@ -164,7 +164,7 @@ async def test_bad_credentials_are_explained_and_the_hook_works(store: Store, fa
     assert creds.remote is not None
     assert creds.remote.startswith("❌ The webhook was not installed on octo/repo")
     assert "GitHub refused GITHUB_TOKEN (401 Bad credentials)" in creds.remote
-    assert "add the webhook by hand" in creds.remote
+    assert "added by hand" in creds.remote
     assert await store.hooks.get(creds.hook.id) is not None
     assert creds.secret
     assert fake.hooks == {}
