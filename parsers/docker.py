@@ -69,6 +69,7 @@ __all__ = [
     "parse",
     "sample_headers",
     "sign",
+    "time_nanos",
     "verify",
 ]
 
@@ -214,7 +215,7 @@ def _nanos(event: Mapping[str, JSON]) -> int:
     return 0
 
 
-def _time_nanos(text: JSON) -> int | None:
+def time_nanos(text: JSON) -> int | None:
     """Read an Engine RFC 3339 time (nanosecond fraction) as Unix nanoseconds.
 
     Go's zero time (`0001-01-01T00:00:00Z`, "never") and malformed text give None.
@@ -283,8 +284,8 @@ def delivery_id(host: str, event: Mapping[str, JSON], container: Mapping[str, JS
     ident, _ = _actor(event)
     nanos = _nanos(event)
     if action == "die" and container is not None:
-        finished = _time_nanos(container.get("finished_at"))
-        if finished is not None and finished <= nanos + 1_000_000_000:
+        finished = time_nanos(container.get("finished_at"))
+        if finished is not None and finished <= nanos:
             nanos = finished
     return f"{host}:{ident}:{action}:{nanos}"
 
@@ -342,7 +343,7 @@ def exit_cause(code: int, *, oom: bool = False, signals: Sequence[int] = ()) -> 
         signals: Signals the watcher saw being sent to it just before (`kill` events).
 
     Returns:
-        `OOM-killed` (only when `oom` and the code is 137), `SIGKILL (docker kill)`,
+        `OOM-killed` (only when `oom` and the code is 137), `SIGKILL, sent by docker kill`,
         `SIGTERM`, `command not found`, `exited normally`, `error`, …
     """
     if oom and code == _OOM_EXIT:
@@ -355,13 +356,13 @@ def exit_cause(code: int, *, oom: bool = False, signals: Sequence[int] = ()) -> 
         number = code - _SIGNAL_BASE
         name = SIGNALS.get(number, f"signal {number}")
         if number == _SIGKILL and _SIGTERM in signals:
-            cause = "SIGKILL: docker stop, SIGTERM not obeyed"
+            cause = "SIGKILL, sent by docker stop when SIGTERM was not obeyed"
         elif number == _SIGKILL and _SIGKILL in signals:
-            cause = "SIGKILL (docker kill)"
+            cause = "SIGKILL, sent by docker kill"
         elif number == _SIGTERM and _SIGTERM in signals:
-            cause = "SIGTERM (docker stop)"
+            cause = "SIGTERM, sent by docker stop"
         elif number in signals:
-            cause = f"{name} (docker kill)"
+            cause = f"{name}, sent by docker kill"
         else:
             cause = name
     else:
@@ -482,7 +483,7 @@ def _occurred(nanos: int) -> datetime | None:
 
 
 def _seconds_between(start: JSON, end: JSON) -> int | None:
-    first, last = _time_nanos(start), _time_nanos(end)
+    first, last = time_nanos(start), time_nanos(end)
     if first is None or last is None or last < first:
         return None
     return (last - first) // 1_000_000_000
@@ -511,8 +512,8 @@ def _death_fields(
     facts = _mapping(envelope.get("container"))
     seen = _mapping(envelope.get("seen"))
     nanos = _nanos(event)
-    finished = _time_nanos(facts.get("finished_at"))
-    same_run = finished is not None and finished <= nanos + 1_000_000_000
+    finished = time_nanos(facts.get("finished_at"))
+    same_run = finished is not None and finished <= nanos
     code = _int(attributes.get("exitCode"))
     if code is None and same_run:
         code = _int(facts.get("exit_code"))
@@ -521,7 +522,7 @@ def _death_fields(
     end = finished if same_run and finished is not None else nanos
     started = _int(seen.get("started"))
     if started is None and same_run:
-        started = _time_nanos(facts.get("started_at"))
+        started = time_nanos(facts.get("started_at"))
     if code is None:
         fields["exit_code"] = None
         fields["exit_cause"] = "unknown"
@@ -602,6 +603,8 @@ def _container_fields(
     elif kind.startswith("container.health_status."):
         health = kind.rsplit(".", 1)[1]
         details = _mapping(facts.get("health"))
+        if details.get("status") != health:
+            details = {}  # inspected after the next flip: not this status's probe
         fields["health"] = health
         fields["failing_streak"] = _int(details.get("failing_streak"))
         fields["health_output"] = _text(details.get("last_output"), _MAX_HEALTH_OUTPUT)
@@ -740,8 +743,9 @@ _COMMON_DOCS: dict[str, str] = {
     "action": "The kind after `container.` / `image.`: the Engine's action (`die`, `oom`, "
     "`pull`, `health_status.unhealthy`, …) or a derived one (`exit`, `restart_loop`, `build`).",
     "image": "Image name (`nginx:1.27`; a container's image as it was started).",
-    "label": "Labels as a mapping name → value: `label['com.docker.compose.project']`; "
-    "filters take `label.<name>=glob`.",
+    "label": "Labels as a mapping name → value: `label['com.docker.compose.project']`.",
+    "label.<name>": "One label's value by its name, dots allowed: "
+    "`filter <ref> label.com.docker.compose.project=shop`.",
 }
 
 FIELD_DOCS: dict[str, dict[str, str]] = {
@@ -754,7 +758,7 @@ FIELD_DOCS: dict[str, dict[str, str]] = {
         "stream was down (the Engine had forgotten its event).",
         "exit_code": "die, exit, restart_loop: the main process's exit code.",
         "exit_cause": "die, exit, restart_loop: the exit code in words: `OOM-killed`, "
-        "`SIGKILL (docker kill)`, `SIGTERM`, `command not found`, `error`, …",
+        "`SIGKILL, sent by docker kill`, `SIGTERM`, `command not found`, `error`, …",
         "oom": "die, restart_loop: true when it was OOM-killed (an `oom` event or "
         "State.OOMKilled, with exit code 137; never from 137 alone).",
         "signal": "die: the signal that ended it (exit code 128+n); kill: the signal sent.",

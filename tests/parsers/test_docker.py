@@ -98,12 +98,12 @@ def test_the_seed_crash_report_facts() -> None:
     [
         (137, True, (), "OOM-killed"),
         (137, False, (), "SIGKILL"),
-        (137, False, (9,), "SIGKILL (docker kill)"),
-        (137, False, (15, 9), "SIGKILL: docker stop, SIGTERM not obeyed"),
+        (137, False, (9,), "SIGKILL, sent by docker kill"),
+        (137, False, (15, 9), "SIGKILL, sent by docker stop when SIGTERM was not obeyed"),
         (143, False, (), "SIGTERM"),
-        (143, False, (15,), "SIGTERM (docker stop)"),
+        (143, False, (15,), "SIGTERM, sent by docker stop"),
         (139, False, (), "SIGSEGV"),
-        (130, False, (2,), "SIGINT (docker kill)"),
+        (130, False, (2,), "SIGINT, sent by docker kill"),
         (125, False, (), "docker run error: the daemon could not run the container"),
         (126, False, (), "command cannot be invoked (not executable)"),
         (127, False, (), "command not found"),
@@ -230,6 +230,16 @@ def test_container_actions(action: str, kind: str) -> None:
 def test_noise_is_unsupported(action: str) -> None:
     with pytest.raises(UnsupportedEventError):
         parse({"host": "h", "event": engine_event(action, {"name": "web"})})
+
+
+def test_health_facts_of_a_later_flip_are_not_used() -> None:
+    event = engine_event("health_status: unhealthy", {"name": "web"})
+    later = {"health": {"status": "healthy", "failing_streak": 0, "last_output": "ok"}}
+    fields = one({"host": "h", "event": event, "container": later}).fields
+    assert (fields["failing_streak"], fields["health_output"]) == (None, None)
+    same = {"health": {"status": "unhealthy", "failing_streak": 3, "last_output": "refused"}}
+    fields = one({"host": "h", "event": event, "container": same}).fields
+    assert (fields["failing_streak"], fields["health_output"]) == (3, "refused")
 
 
 def test_restart_loop_reports_then_counts_silently() -> None:
