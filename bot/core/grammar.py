@@ -26,6 +26,7 @@ VERBS = frozenset(
     }
 )
 KIND_WORD = re.compile(r"[a-z_]+(\.[a-z_]+)?")
+HOOK_ID = re.compile(r"hook_\d{3,}")
 
 
 def canonical(words: list[str]) -> list[str]:
@@ -39,9 +40,20 @@ def canonical(words: list[str]) -> list[str]:
     return list(words)
 
 
+def is_hook_id(word: str) -> bool:
+    """Return True when `word` is spelled like a hook id (`hook_001`)."""
+    return HOOK_ID.fullmatch(word) is not None
+
+
 def is_service(word: str) -> bool:
     """Return True when `word` names a service hookbot receives."""
     return word in SERVICES
+
+
+def is_shorthand(word: str) -> bool:
+    """Return True when `<word> <target>` alone means `on <word> <target>` (`custom <url>`)."""
+    spec = SERVICES.get(word)
+    return spec is not None and spec.shorthand
 
 
 def split_format_args(text: str) -> tuple[str | None, str | None, bool]:
