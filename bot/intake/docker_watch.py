@@ -47,6 +47,7 @@ import orjson
 
 from bot.config import DockerHost
 from bot.core.globs import GlobError, compile_glob
+from bot.intake.docker_streams import HostStatus
 from bot.store import Hook, NewDelivery, Store, StoreError
 from parsers import docker as engine
 from parsers.event import JSON
@@ -153,39 +154,6 @@ def open_client(url: str) -> EngineClient:
     )
     api: EngineClient = client.api
     return api
-
-
-# --------------------------------------------------------------------------- status
-
-
-@dataclass
-class HostStatus:
-    """One host's stream as `docker hosts` and /healthz show it."""
-
-    name: str
-    url: str
-    state: str = "connecting"  # connecting, connected, reconnecting, stopped
-    connected_since: float | None = None
-    last_event_at: float | None = None  # Engine time of the newest event read
-    last_event: str | None = None  # "die api"
-    reconnects: int = 0
-    last_error: str | None = None
-    engine: str | None = None  # server version
-    loops: dict[str, int] = field(default_factory=dict)  # container → deaths, while looping
-
-    def as_json(self) -> dict[str, JSON]:
-        """Return the status as JSON (for /healthz)."""
-        return {
-            "name": self.name,
-            "state": self.state,
-            "connected_since": self.connected_since,
-            "last_event_at": self.last_event_at,
-            "last_event": self.last_event,
-            "reconnects": self.reconnects,
-            "last_error": self.last_error,
-            "engine": self.engine,
-            "restart_loops": dict(self.loops),
-        }
 
 
 # --------------------------------------------------------------------------- memory
