@@ -11,11 +11,14 @@ Where each figure comes from, and why:
 - sends by sink, outcome and HTTP status: the `out` lines the outbox writes to the ledger
   since this process started, tailed by id at scrape time, so every try is counted once,
   exactly as the ledger records it, whichever worker sent it;
-- Docker streams: gauges the Docker watcher sets (`docker_stream`);
+- Docker streams (connected, reconnects) per configured host name: read at scrape time
+  from the health report the Docker watcher already feeds to /healthz (no second record
+  of its state to keep in step);
 - process metrics: prometheus-client's process, platform and GC collectors.
 
 Labels come from small fixed sets (service names, rejection reasons, ledger outcomes,
-HTTP status codes, configured Docker host names) or are destinations redacted with
+HTTP status codes, configured Docker host names, never their URLs) or are destinations
+redacted with
 bot/redact.py; nothing is labelled by delivery id, hook token or secret.
 """
 
@@ -24,7 +27,9 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import (
@@ -38,11 +43,15 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from bot.redact import redact
 from bot.store import Store
 from bot.store.stats import ledger_cursor, queue_stats, sends_after
 from parsers import SERVICES
+
+Health = Callable[[], Awaitable[dict[str, Any]]]  # the /healthz report
 
 DELIVERY_OUTCOMES = ("accepted", "duplicate", "rejected")
 LEDGER_BATCH = 50_000  # ledger lines read per scrape at most; the rest on the next one
@@ -52,6 +61,41 @@ _LABEL_WORD = re.compile(r"[a-z][a-z0-9]*")
 def _reason_label(reason: str) -> str:
     """A rejection reason as a label value: `bad signature` → `bad_signature`."""
     return "_".join(reason.lower().split()) or "unknown"
+
+
+class DockerStreams(Collector):
+    """Each Docker host's stream as last read from the health report: up, and reconnects."""
+
+    def __init__(self) -> None:
+        """Start with no host."""
+        self.streams: list[tuple[str, bool, int]] = []  # (host name, connected, reconnects)
+
+    def read(self, report: Mapping[str, Any]) -> None:
+        """Take the streams from a /healthz report (`docker`: one entry per host)."""
+        streams = report.get("docker")
+        self.streams = [
+            (str(s["name"]), s.get("state") == "connected", int(s.get("reconnects") or 0))
+            for s in (streams if isinstance(streams, list) else [])
+            if isinstance(s, Mapping) and s.get("name")
+        ]
+
+    def collect(self) -> Iterator[Metric]:
+        """Yield the two families (prometheus-client calls this on every render)."""
+        connected = GaugeMetricFamily(
+            "hookbot_docker_stream_connected",
+            "1 while the Docker event stream of a host is connected, else 0",
+            labels=["host"],
+        )
+        reconnects = CounterMetricFamily(
+            "hookbot_docker_stream_reconnects",
+            "Times a Docker host's event stream was reconnected since start",
+            labels=["host"],
+        )
+        for host, up, count in self.streams:
+            connected.add_metric([host], 1.0 if up else 0.0)
+            reconnects.add_metric([host], float(count))
+        yield connected
+        yield reconnects
 
 
 def _sink_label(destination: str | None) -> str:
@@ -111,18 +155,8 @@ class Metrics:
             ["sink", "outcome", "status"],
             registry=reg,
         )
-        self.docker_connected = Gauge(
-            "hookbot_docker_stream_connected",
-            "1 while the Docker event stream of a host is connected, else 0",
-            ["host"],
-            registry=reg,
-        )
-        self.docker_reconnects = Counter(
-            "hookbot_docker_stream_reconnects",
-            "Times a Docker host's event stream was reconnected",
-            ["host"],
-            registry=reg,
-        )
+        self.docker = DockerStreams()
+        reg.register(self.docker)
         ProcessCollector(registry=reg)
         PlatformCollector(registry=reg)
         if GC_COLLECTOR is not None:  # None on interpreters without gc stats
@@ -142,15 +176,11 @@ class Metrics:
         self.deliveries.labels(label, "rejected").inc()
         self.rejections.labels(label, _reason_label(reason)).inc()
 
-    def docker_stream(self, host: str, *, connected: bool, reconnected: bool = False) -> None:
-        """Record a Docker host's stream state (`host`: its configured name, not its URL)."""
-        self.docker_connected.labels(host).set(1 if connected else 0)
-        if reconnected:
-            self.docker_reconnects.labels(host).inc()
-
-    async def refresh(self, store: Store) -> None:
-        """Read the scrape-time figures from the store."""
+    async def refresh(self, store: Store, health: Health | None = None) -> None:
+        """Read the scrape-time figures from the store (and the Docker streams from `health`)."""
         async with self._refreshing:
+            if health is not None:
+                self.docker.read(await health())
             stats = await queue_stats(store)
             if self._cursor is None:
                 self._cursor = await ledger_cursor(store, self._started)
@@ -184,21 +214,31 @@ class Metrics:
         return service if service in SERVICES else "unknown"
 
 
-METRICS = web.AppKey("metrics", Metrics)
-STORE = web.AppKey("metrics_store", Store)
+@dataclass(frozen=True, slots=True)
+class MetricsSource:
+    """What /metrics reads besides its counters: the store and the health report."""
+
+    metrics: Metrics
+    store: Store
+    health: Health | None = None
+
+
+SOURCE = web.AppKey("metrics", MetricsSource)
 
 
 async def metrics_page(request: web.Request) -> web.Response:
     """Answer GET /metrics."""
-    metrics = request.app[METRICS]
-    await metrics.refresh(request.app[STORE])
+    source = request.app[SOURCE]
+    metrics = source.metrics
+    await metrics.refresh(source.store, source.health)
     response = web.Response(body=metrics.render())
     response.headers["Content-Type"] = CONTENT_TYPE_LATEST
     return response
 
 
-def add_metrics(app: web.Application, metrics: Metrics, store: Store) -> None:
-    """Serve `metrics` (reading gauges from `store`) at GET /metrics on `app`."""
-    app[METRICS] = metrics
-    app[STORE] = store
+def add_metrics(
+    app: web.Application, metrics: Metrics, store: Store, health: Health | None = None
+) -> None:
+    """Serve `metrics` at GET /metrics on `app`, reading gauges from `store` and `health`."""
+    app[SOURCE] = MetricsSource(metrics, store, health)
     app.router.add_get("/metrics", metrics_page)

@@ -6,6 +6,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -15,6 +16,7 @@ from bot.app import running
 from bot.delivery.sinks import TransientSinkError
 from bot.intake.describe import SECRET_PLACEHOLDER, URL_PLACEHOLDER
 from bot.intake.metrics import Metrics
+from bot.store import Store
 from formatters.message import Message
 from parsers import SERVICES
 from parsers.signatures import sign_hmac_sha256
@@ -160,13 +162,31 @@ def test_each_app_has_its_own_registry() -> None:
     assert value(one, "hookbot_rejections_total", service="unknown", reason="bad_signature") == 1
 
 
-def test_docker_streams_have_a_gauge_to_set() -> None:
+async def test_docker_streams_are_read_from_the_health_report(store: Store) -> None:
+    report: dict[str, Any] = {
+        "db": "ok",
+        "docker": [
+            {"name": "local", "state": "connected", "reconnects": 2},
+            {"name": "prod", "state": "reconnecting", "reconnects": 5,
+             "url": "ssh://deploy:hunter2@prod.example"},
+        ],
+    }  # fmt: skip
+
+    async def health() -> dict[str, Any]:
+        return report
+
     metrics = Metrics()
-    metrics.docker_stream("local", connected=False)
-    metrics.docker_stream("local", connected=True, reconnected=True)
-    samples = parse(metrics.render().decode())
+    await metrics.refresh(store, health)
+    text = metrics.render().decode()
+    samples = parse(text)
     assert value(samples, "hookbot_docker_stream_connected", host="local") == 1
-    assert value(samples, "hookbot_docker_stream_reconnects_total", host="local") == 1
+    assert value(samples, "hookbot_docker_stream_connected", host="prod") == 0
+    assert value(samples, "hookbot_docker_stream_reconnects_total", host="prod") == 5
+    assert "hunter2" not in text
+    report["docker"] = []  # hosts no longer watched leave no series behind
+    await metrics.refresh(store, health)
+    samples = parse(metrics.render().decode())
+    assert value(samples, "hookbot_docker_stream_connected", host="local") is None
 
 
 async def test_every_registered_service_is_described(receiver: Receiver) -> None:
