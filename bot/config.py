@@ -5,15 +5,18 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
 log = logging.getLogger(__name__)
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+MIN_API_TOKEN = 16  # a management API bearer token shorter than this is refused
 
 
 class ConfigError(Exception):
@@ -63,6 +66,62 @@ def listen_error(host: str, port: int, exc: OSError) -> StartupError:
 
 
 @dataclass(frozen=True, slots=True)
+class DockerHost:
+    """A Docker Engine to watch: its name in commands and messages, and its URL."""
+
+    name: str
+    url: str
+
+
+DOCKER_SCHEMES = ("unix://", "tcp://", "ssh://", "http://", "https://")
+_HOST_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}")
+
+
+def parse_docker_hosts(text: str) -> tuple[DockerHost, ...]:
+    """Read DOCKER_HOSTS: `name=url,…`; a bare URL is named `local` (a socket) or its host.
+
+    Raises:
+        ConfigError: a URL of another scheme, a malformed or repeated name (one line).
+    """
+    hosts: list[DockerHost] = []
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        name, equals, url = item.partition("=")
+        if not equals or "://" in name:
+            name, url = "", item
+        name, url = name.strip(), url.strip()
+        if not url.startswith(DOCKER_SCHEMES) or url.endswith("://"):
+            raise ConfigError(
+                f"DOCKER_HOSTS: {item!r} needs a unix://, tcp:// or ssh:// URL, "
+                "e.g. local=unix:///var/run/docker.sock,prod=tcp://10.0.0.5:2376"
+            )
+        if not name:
+            name = "local" if url.startswith("unix://") else (urlsplit(url).hostname or "")
+        if not _HOST_NAME.fullmatch(name):
+            raise ConfigError(
+                f"DOCKER_HOSTS: the name {name!r} must be letters, digits, `.`, `_` or `-` "
+                "(at most 40), e.g. prod=tcp://10.0.0.5:2376"
+            )
+        if any(h.name == name for h in hosts):
+            raise ConfigError(f"DOCKER_HOSTS names {name!r} twice; give each host its own name")
+        hosts.append(DockerHost(name, url))
+    return tuple(hosts)
+
+
+LOCAL_DOCKER_SOCKET = "/var/run/docker.sock"
+
+
+def watched_docker_hosts(
+    hosts: tuple[DockerHost, ...], socket_path: str = LOCAL_DOCKER_SOCKET
+) -> tuple[DockerHost, ...]:
+    """The hosts to watch: DOCKER_HOSTS, else the local socket when it exists, else none."""
+    if hosts:
+        return hosts
+    return (DockerHost("local", f"unix://{socket_path}"),) if Path(socket_path).is_socket() else ()
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     """Every setting of DESIGN.md's Configuration table; field name = env var, lowercased."""
 
@@ -75,13 +134,15 @@ class Settings:
     hookbot_port: int = 8080
     public_url: str | None = None
     ngrok_authtoken: str | None = None
+    ngrok_path: str | None = None
     hookbot_admin_role: str | None = None
     hookbot_max_body: int = 26_214_400
     hookbot_retention_days: int = 14
     github_token: str | None = None
     github_api_base: str | None = None
-    docker_hosts: tuple[str, ...] = ()
-    log_level: str = "INFO"
+    docker_hosts: tuple[DockerHost, ...] = ()
+    hookbot_api_token: str | None = None
+    log_level: str | None = None  # unset: INFO for `hookbot run`, WARNING for the other commands
 
     @classmethod
     def from_env(
@@ -122,15 +183,21 @@ class Settings:
         port = integer("HOOKBOT_PORT", 8080, 0)
         if port > 65535:
             raise ConfigError(f"HOOKBOT_PORT must be at most 65535, got {port}")
-        level = (text("LOG_LEVEL") or "INFO").upper()
-        if level not in LOG_LEVELS:
+        level = (text("LOG_LEVEL") or "").upper() or None
+        if level is not None and level not in LOG_LEVELS:
             raise ConfigError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {level!r}")
         webhook_url = url("DISCORD_WEBHOOK_URL")
         if webhook_url is not None and "/webhooks/" not in webhook_url:
             raise ConfigError(
                 "DISCORD_WEBHOOK_URL must end in /webhooks/<id>/<token>, got " + repr(webhook_url)
             )
-        hosts = tuple(h.strip() for h in (text("DOCKER_HOSTS") or "").split(",") if h.strip())
+        hosts = parse_docker_hosts(text("DOCKER_HOSTS") or "")
+        api_token = text("HOOKBOT_API_TOKEN")
+        if api_token is not None and len(api_token) < MIN_API_TOKEN:
+            raise ConfigError(
+                f"HOOKBOT_API_TOKEN must be at least {MIN_API_TOKEN} characters "
+                "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+            )
         return cls(
             discord_token=text("DISCORD_TOKEN"),
             discord_api_base=url("DISCORD_API_BASE"),
@@ -141,12 +208,14 @@ class Settings:
             hookbot_port=port,
             public_url=url("PUBLIC_URL"),
             ngrok_authtoken=text("NGROK_AUTHTOKEN"),
+            ngrok_path=text("NGROK_PATH"),
             hookbot_admin_role=text("HOOKBOT_ADMIN_ROLE"),
             hookbot_max_body=integer("HOOKBOT_MAX_BODY", 26_214_400, 1024),
             hookbot_retention_days=integer("HOOKBOT_RETENTION_DAYS", 14, 7),
             github_token=text("GITHUB_TOKEN"),
             github_api_base=url("GITHUB_API_BASE"),
             docker_hosts=hosts,
+            hookbot_api_token=api_token,
             log_level=level,
         )
 
@@ -161,6 +230,9 @@ class Settings:
         if self.public_url is None and self.ngrok_authtoken is None:
             warnings.append(
                 "PUBLIC_URL is unset and no tunnel is configured: webhook URLs point at "
-                f"{self.base_url}, which GitHub cannot reach; set PUBLIC_URL"
+                f"{self.base_url}, which GitHub cannot reach; set PUBLIC_URL, or "
+                "NGROK_AUTHTOKEN for an ngrok tunnel"
             )
+        if self.public_url is not None and self.ngrok_authtoken is not None:
+            warnings.append("PUBLIC_URL is set: no ngrok tunnel is opened (NGROK_AUTHTOKEN unused)")
         return warnings

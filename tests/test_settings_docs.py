@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-NOT_YET_USED = ("NGROK_AUTHTOKEN", "GITHUB_TOKEN", "GITHUB_API_BASE", "DOCKER_HOSTS")
+NOT_YET_USED = ("DOCKER_HOSTS",)
 
 
 def _readme_row(name: str) -> str:
@@ -36,17 +36,28 @@ def test_unbuilt_settings_say_not_yet_used(name: str):
     assert "not yet used" in _env_example_comment(name).lower()
 
 
-@pytest.mark.parametrize("name", ["HOOKBOT_DB", "PUBLIC_URL", "DISCORD_WEBHOOK_URL"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "HOOKBOT_DB",
+        "PUBLIC_URL",
+        "DISCORD_WEBHOOK_URL",
+        "NGROK_AUTHTOKEN",
+        "NGROK_PATH",
+        "GITHUB_TOKEN",
+        "GITHUB_API_BASE",
+    ],
+)
 def test_working_settings_are_not_marked(name: str):
     """Settings that work are not marked as unused."""
     assert "not yet used" not in _readme_row(name).lower()
     assert "not yet used" not in _env_example_comment(name).lower()
 
 
-def test_public_url_warning_does_not_offer_an_unbuilt_tunnel():
-    """The start-up warning about PUBLIC_URL does not send users to NGROK_AUTHTOKEN yet."""
+def test_public_url_warning_offers_the_tunnel():
+    """The start-up warning about PUBLIC_URL offers NGROK_AUTHTOKEN, which now works."""
     from bot.config import Settings
 
     (warning,) = Settings().startup_warnings()
     assert "PUBLIC_URL" in warning
-    assert "NGROK_AUTHTOKEN" not in warning or "not yet used" in warning
+    assert "NGROK_AUTHTOKEN" in warning
