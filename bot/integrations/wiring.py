@@ -24,13 +24,18 @@ def github_hooks(
 
 
 def commit_files(
-    settings: Settings, store: Store, clock: Callable[[], float] = time.time
+    settings: Settings,
+    store: Store,
+    clock: Callable[[], float] = time.time,
+    others_waiting: Callable[[float], bool] = lambda since: False,
 ) -> CommitFilesEnricher | None:
     """The pipeline's Files-line enricher, with GITHUB_TOKEN; else None."""
     if not settings.github_token:
         return None
     api = GitHubApi(settings.github_token, settings.github_api_base)
-    return CommitFilesEnricher(api, IntegrationRepo(store), clock=clock)
+    return CommitFilesEnricher(
+        api, IntegrationRepo(store), clock=clock, others_waiting=others_waiting
+    )
 
 
 def tunnel(settings: Settings, on_url: Callable[[str | None], Awaitable[None]]) -> Tunnel | None:
