@@ -8,22 +8,56 @@ import json
 import logging
 import sqlite3
 import sys
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from bot.config import ConfigError, Settings, StartupError, check_database_path
-from bot.core.grammar import canonical, is_service, split_format_args
+from bot.config import (
+    ConfigError,
+    Settings,
+    StartupError,
+    check_database_path,
+    watched_docker_hosts,
+)
+from bot.core.verbs import (
+    Aggregate,
+    AlertIf,
+    Create,
+    Delete,
+    Disable,
+    Enable,
+    Events,
+    Filter,
+    Format,
+    Help,
+    Hosts,
+    Info,
+    ListHooks,
+    Logs,
+    RemoveAll,
+    RemoveOne,
+    Replay,
+    Request,
+    Rotate,
+    SendTest,
+    ShowAll,
+    VerbError,
+    parse_command,
+)
+from bot.core.wording import format_duration, state_word, window_words
+from bot.intake.docker_streams import DockerView
 from bot.service import (
-    HOOK_ID,
     HookCredentials,
     HookDetails,
     HookError,
     HookService,
     InvalidInputError,
-    events_to_tick,
+    first_sample,
     load_sample,
+    setup_hint,
 )
 from bot.store import Hook, LogEntry, Store, StoreError
 from parsers import SERVICES
@@ -31,18 +65,30 @@ from parsers import SERVICES
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+LOG_LINES = 50
 
 HOOK_HELP = """\
 hookbot hook <verb> [<ref>] [args]   (the service-first order works too: hook github on)
 
-  on <service> [--webhook-url URL | --channel ID] [--new] [--json]
-                                   create a hook (or show this destination's only one again)
+  on <service> [target] [--events push,pr,release] [--new] [--signed]
+     [--webhook-url URL | --channel ID] [--json]
+                                   create a hook (or show the one of that service and target
+                                   posting there again); --events chooses its events at once
+                                   and say what to paste where; services: github, gitlab, ci
+                                   (Jenkins, GitLab CI, CircleCI, GitHub Actions), custom
+  custom <name|url> [--signed]     = on custom <name|url>: any JSON; --signed refuses unsigned
+  docker on [host] [--containers api*] [--events die,oom]
+                                   Docker events read from DOCKER_HOSTS (no URL, no secret):
+                                   crashes, OOM kills, unhealthy containers, restart loops, builds
+  docker hosts                     each Docker host's stream: state, last event, reconnects
   on <ref> | off <ref>             enable / disable (kept, not deleted)
   list                             every hook with its state and counters
   info <ref>                       one hook in full, with its last error
   delete <ref> --yes               delete for good
-  test <ref>                       send the last delivery (or a sample) through the pipeline again
-  logs [<ref>]                     the delivery ledger: accepted, dropped (and why), sent, retried
+  test <ref> [kind]                send the last delivery (or the sample of that kind) again
+  logs [<ref>] [--failed] [--page n]
+                                   the delivery ledger: accepted, dropped (and why), sent, retried
+  replay <delivery>                run a stored delivery (an id from logs) through its hook again
   events <ref> [push,pr,-star]     show or choose the events a hook posts
   filter <ref> key=glob | key!=glob | list | remove <n> | clear
                                    keep or drop events by branch, author, label, path, status…
@@ -77,7 +123,14 @@ def _with_store(settings: Settings, work: Callable[[HookService, Store], Awaitab
     async def run() -> T:
         store = await Store.open(settings.hookbot_db)
         try:
-            return await work(HookService(store, settings.base_url), store)
+            from bot.integrations import wiring  # the GitHub API and the tunnel's URL
+
+            base_url = await wiring.shown_base_url(settings, store)
+            docker = DockerView(watched_docker_hosts(settings.docker_hosts))
+            service = HookService(
+                store, base_url, remote=wiring.github_hooks(settings, store), docker=docker
+            )
+            return await work(service, store)
         finally:
             await store.close()
 
@@ -91,21 +144,19 @@ def _when(timestamp: float | None) -> str:
 
 
 def _state(hook: Hook) -> str:
-    if hook.failing:
-        return "failing"
-    return "on" if hook.enabled else "off"
+    return state_word(hook.enabled, hook.failing)
 
 
-def _destination(settings: Settings, args: argparse.Namespace) -> str:
-    if args.webhook_url and args.channel:
+def _destination(settings: Settings, options: ShellOptions) -> str:
+    if options.webhook_url and options.channel:
         raise InvalidInputError("give --webhook-url or --channel, not both")
-    if args.channel:
-        if not args.channel.isdigit():
+    if options.channel:
+        if not options.channel.isdigit():
             raise InvalidInputError("--channel takes a Discord channel id (digits)")
         if not settings.discord_token:
             raise InvalidInputError("--channel needs DISCORD_TOKEN; use --webhook-url instead")
-        return f"discord:channel:{args.channel}"
-    url = args.webhook_url or settings.discord_webhook_url
+        return f"discord:channel:{options.channel}"
+    url = options.webhook_url or settings.discord_webhook_url
     if url:
         if not url.startswith(("http://", "https://")) or "/webhooks/" not in url:
             raise InvalidInputError("--webhook-url must be a URL ending in /webhooks/<id>/<token>")
@@ -125,18 +176,33 @@ def _print_credentials(creds: HookCredentials, as_json: bool, verb: str) -> None
                     "url": creds.url,
                     "secret": creds.secret,
                     "created": creds.created,
+                    "setup": setup_hint(creds),
+                    "github": creds.remote,
                 }
             )
         )
         return
     print(f"✅ {verb} {hook.id}: {hook.service} → {_shown_destination(hook.destination)}")
-    if hook.service == "github":
-        print("In GitHub: Settings → Webhooks → Add webhook, with")
-        print("  Payload URL: the URL below · Content type: application/json")
-        print(f"  Events: {', '.join(events_to_tick(hook))}")
+    if creds.remote:
+        print(creds.remote)
+    if not (creds.remote or "").startswith("✅"):  # GitHub's API did not add the webhook
+        print(setup_hint(creds))  # stdout is where secrets go
     print(f"ID: {hook.id}")
     print(f"URL: {creds.url}")
     print(f"Secret: {creds.secret}")
+
+
+def _print_watching(service: HookService, creds: HookCredentials, as_json: bool) -> None:
+    """A Docker hook's answer: what it watches (it has no URL and no secret)."""
+    hook = creds.hook
+    summary = service.docker_summary(hook)
+    if as_json:
+        fields = {"id": hook.id, "service": hook.service, "destination": hook.destination}
+        print(json.dumps({**fields, "target": hook.target, "created": creds.created}))
+        return
+    verb = "Created" if creds.created else "Enabled"
+    print(f"✅ {verb} {hook.id}: {hook.service} → {_shown_destination(hook.destination)}")
+    print(summary.replace("`", ""))
 
 
 def _shown_destination(destination: str) -> str:
@@ -152,6 +218,7 @@ def _print_hook(details: HookDetails) -> None:
     rows = [
         ("ID", hook.id),
         ("Service", hook.service),
+        ("Target", hook.target or "none"),
         ("State", _state(hook)),
         ("Destination", _shown_destination(hook.destination)),
         ("URL", details.url),
@@ -167,8 +234,7 @@ def _print_hook(details: HookDetails) -> None:
     print(f"{'Filters:':<15}none" if not details.filters else "Filters:")
     for n, (text, kept, dropped) in enumerate(details.filters, 1):
         print(f"  {n}. {text}  (kept {kept}, dropped {dropped})")
-    window = f"every {hook.window_seconds // 60}m" if hook.window_seconds else "off"
-    print(f"{'Aggregate:':<15}{window}")
+    print(f"{'Aggregate:':<15}{window_words(hook.window_seconds)}")
     print(f"{'Alert rules:':<15}none" if not hook.alerts else "Alert rules:")
     for n, rule in enumerate(hook.alerts, 1):
         print(f"  {n}. {rule['expression']}")
@@ -180,6 +246,19 @@ def _print_hook(details: HookDetails) -> None:
         print(f"  {'every event' if kind == '*' else kind}: {source}")
     for kind, source in sorted(shared.items()):
         print(f"  {kind} (shared by {details.shared_by}): {source}")
+
+
+def _print_list(hooks: Sequence[Hook]) -> None:
+    if not hooks:
+        print("No hooks yet. Create one: hookbot hook on github")
+    for hook in hooks:
+        target = f" {hook.target}" if hook.target else ""
+        print(
+            f"{hook.id}  {hook.service:<8} {_state(hook):<8} "
+            f"{_shown_destination(hook.destination)}{target}  accepted {hook.accepted}, "
+            f"rejected {hook.rejected}, last {_when(hook.last_delivery_at)} "
+            f"({hook.last_delivery_status or '-'})"
+        )
 
 
 def _print_logs(entries: Sequence[LogEntry]) -> None:
@@ -203,155 +282,205 @@ def _print_logs(entries: Sequence[LogEntry]) -> None:
         print("  ".join([*cells, row[5]]))
 
 
+@dataclass(frozen=True, slots=True)
+class ShellOptions:
+    """The options only the shell has: where a new hook posts, JSON output, help."""
+
+    webhook_url: str | None = None
+    channel: str | None = None
+    json: bool = False
+    help: bool = False
+
+
+def _shell_options(words: Sequence[str]) -> tuple[ShellOptions, list[str]]:
+    """Take the shell's own options out of `words`; the rest stays, in order, for the grammar."""
+    found: dict[str, str | bool] = {}
+    rest: list[str] = []
+    index = 0
+    while index < len(words):
+        word = words[index]
+        index += 1
+        name, equals, value = word.partition("=")
+        if name in ("--webhook-url", "--channel"):
+            if not equals:
+                if index >= len(words):
+                    raise InvalidInputError(f"{name} needs a value; see hookbot hook help")
+                value, index = words[index], index + 1
+            found[name] = value
+        elif word in ("--json", "-h", "--help"):
+            found[word] = True
+        else:
+            rest.append(word)
+    return (
+        ShellOptions(
+            webhook_url=str(found.get("--webhook-url") or "") or None,
+            channel=str(found.get("--channel") or "") or None,
+            json=bool(found.get("--json")),
+            help=bool(found.get("-h") or found.get("--help")),
+        ),
+        rest,
+    )
+
+
 def _hook_command(settings: Settings, words: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="hookbot hook", add_help=False)
-    parser.add_argument("words", nargs="*")
-    parser.add_argument("--webhook-url")
-    parser.add_argument("--channel")
-    parser.add_argument("--new", action="store_true")
-    parser.add_argument("--json", action="store_true")
-    parser.add_argument("--yes", action="store_true")
-    parser.add_argument("--grace")
-    parser.add_argument("--preview", action="store_true")
-    parser.add_argument("--mention")
-    parser.add_argument("-h", "--help", action="store_true")
-    # Unknown dashed words are values, not options: `events hook_001 -star`.
-    args, dashed = parser.parse_known_args(words)
-    positional = canonical([*args.words, *dashed])
-    if args.help or not positional or positional[0] == "help":
+    options, rest = _shell_options(words)
+    if options.help:
         print(HOOK_HELP, end="")
         return 0
-    verb, rest = positional[0], positional[1:]
+    try:
+        request = parse_command(" ".join(rest))
+    except VerbError as exc:
+        raise InvalidInputError(f"{exc}; see hookbot hook help") from None
+    if isinstance(request, Help):
+        print(HOOK_HELP, end="")
+        return 0
+    if (options.webhook_url or options.channel) and not isinstance(request, Create):
+        raise InvalidInputError(
+            "--webhook-url and --channel choose where a new hook posts: on <service>"
+        )
+    if options.json and not isinstance(request, Create | Rotate):
+        raise InvalidInputError("--json is for `on <service>` and `rotate`")
 
     async def work(service: HookService, store: Store) -> int:
-        if verb == "logs":
-            _print_logs(await service.logs(rest[0] if rest else None, limit=50))
-            return 0
-        if verb == "list":
-            hooks = await service.list_hooks()
-            if not hooks:
-                print("No hooks yet. Create one: hookbot hook on github")
-            for hook in hooks:
-                print(
-                    f"{hook.id}  {hook.service:<8} {_state(hook):<8} "
-                    f"{_shown_destination(hook.destination)}  accepted {hook.accepted}, "
-                    f"rejected {hook.rejected}, last {_when(hook.last_delivery_at)} "
-                    f"({hook.last_delivery_status or '-'})"
-                )
-            return 0
-        if not rest:
-            raise InvalidInputError(f"`{verb}` needs a hook id or service; see hookbot hook help")
-        ref = rest[0]
-        if verb == "on" and is_service(ref) and not HOOK_ID.fullmatch(ref):
-            target = rest[1] if len(rest) > 1 else None
-            creds = await service.create(
-                ref, _destination(settings, args), target=target, creator="cli", new=args.new
-            )
-            _print_credentials(creds, args.json, "Created" if creds.created else "Enabled")
-            return 0
-        if verb == "on":
-            hook, requeued = await service.enable(ref)
-            extra = f"; {requeued} kept message(s) queued again" if requeued else ""
-            print(f"✅ {hook.id} is on{extra}")
-            return 0
-        if verb == "off":
-            hook = await service.disable(ref)
-            print(
-                f"✅ {hook.id} is off: deliveries are recorded, not posted. `on {hook.id}` resumes"
-            )
-            return 0
-        if verb == "info":
-            _print_hook(await service.details(ref))
-            return 0
-        if verb == "delete":
-            hook = await service.resolve(ref)
-            if not args.yes:
-                raise InvalidInputError(f"deleting {hook.id} cannot be undone; add --yes")
-            await service.delete(hook.id)
-            print(f"✅ Deleted {hook.id}; its URL no longer works")
-            return 0
-        if verb == "events":
-            if len(rest) > 1:
-                hook, words = await service.set_events(ref, ",".join(rest[1:]))
-                print(f"✅ {hook.id} now posts {words}")
-            else:
-                hook, words = await service.describe_events(ref)
-                print(f"{hook.id} posts {words}")
-            return 0
-        if verb == "filter":
-            rule = " ".join(rest[1:])
-            if rule == "list":
-                hook, counts = await service.filter_counts(ref)
-                for n, (text, kept, dropped) in enumerate(counts, 1):
-                    print(f"{n}. {text}  (kept {kept}, dropped {dropped})")
-                if not counts:
-                    print(f"{hook.id} has no filters")
-            elif len(rest) == 3 and rest[1] == "remove":
-                print(f"✅ Removed filter {await service.remove_filter(ref, rest[2])}")
-            elif rule == "clear":
-                print(f"✅ Removed {await service.clear_filters(ref)} filter(s)")
-            elif rule:
-                hook, added, applies = await service.add_filter(ref, rule)
-                print(f"✅ {hook.id}: filter {added.text} added; applies to {', '.join(applies)}")
-            else:
-                raise InvalidInputError("give a filter (branch=main), list, remove <n> or clear")
-            return 0
-        if verb == "format":
-            kind, source, preview = split_format_args(" ".join(rest[1:]))
-            change = await service.set_template(ref, kind, source, preview=args.preview or preview)
-            print(change.summary)
-            return 0
-        if verb == "aggregate":
-            if len(rest) != 2:
-                raise InvalidInputError(
-                    "write: aggregate <ref> 5m (1m to 24h) or aggregate <ref> off"
-                )
-            hook, seconds, released = await service.set_window(ref, rest[1])
-            if seconds is None:
-                print(f"✅ {hook.id} posts each event again; {released} held event(s) released")
-            else:
-                print(f"✅ {hook.id} posts a digest every {rest[1]} (UTC-aligned windows)")
-            return 0
-        if verb == "alert-if":
-            rule = " ".join(rest[1:])
-            if rule == "list":
-                hook, rules = await service.list_alerts(ref)
-                for n, text in enumerate(rules, 1):
-                    print(f"{n}. {text}")
-                if not rules:
-                    print(f"{hook.id} has no alert rules")
-            elif len(rest) == 3 and rest[1] == "remove":
-                print(f"✅ Removed rule {await service.remove_alert(ref, rest[2])}")
-            elif rule:
-                hook, expression, needs = await service.add_alert(
-                    ref, rule, mention_role=args.mention
-                )
-                print(f"✅ {hook.id} alerts when: {expression}")
-                if needs:
-                    print(f"Tick these GitHub webhook events: {', '.join(needs)}")
-            else:
-                raise InvalidInputError('write: alert-if <ref> "<expression>" | list | remove <n>')
-            return 0
-        if verb == "test":
-            hook, what = await service.test(ref)
-            print(f"✅ Sent {what} through {hook.id}; a running hookbot posts it within seconds")
-            return 0
-        if verb == "rotate":
-            creds = await service.rotate(ref, grace=args.grace)
-            _print_credentials(creds, args.json, "Rotated")
-            return 0
-        raise InvalidInputError(f"unknown verb {verb!r}; see hookbot hook help")
+        await _answer(service, request, settings, options)
+        return 0
 
     return _with_store(settings, work)
 
 
-def _send_sample(settings: Settings, service_name: str, kind: str, hook_ref: str | None) -> int:
+async def _answer(
+    service: HookService, request: Request, settings: Settings, options: ShellOptions
+) -> None:
+    """Do one request and print the answer (secrets on stdout, where they belong)."""
+    match request:
+        case Create():
+            creds = await service.create(
+                request.service,
+                _destination(settings, options),
+                target=request.target,
+                creator="cli",
+                new=request.new,
+                events=request.events,
+                signed=request.signed,
+                containers=request.containers,
+            )
+            if not SERVICES[creds.hook.service].http:  # docker: no URL, no secret
+                _print_watching(service, creds, options.json)
+                return
+            _print_credentials(creds, options.json, "Created" if creds.created else "Enabled")
+        case Enable(ref):
+            hook, requeued = await service.enable(ref)
+            extra = f"; {requeued} kept message(s) queued again" if requeued else ""
+            print(f"✅ {hook.id} is on{extra}")
+        case Disable(ref):
+            hook = await service.disable(ref)
+            print(
+                f"✅ {hook.id} is off: deliveries are recorded, not posted. `on {hook.id}` resumes"
+            )
+        case ListHooks():
+            _print_list(await service.list_hooks())
+        case Info(ref):
+            _print_hook(await service.details(ref))
+        case Delete(ref, confirmed):
+            hook = await service.resolve(ref)
+            if not confirmed:
+                raise InvalidInputError(f"deleting {hook.id} cannot be undone; add --yes")
+            _, remote = await service.delete(hook.id)
+            print(f"✅ Deleted {hook.id}; its URL no longer works")
+            if remote:
+                print(remote)
+        case SendTest(ref, kind):
+            hook, what = await service.test(ref, kind=kind)
+            print(f"✅ Sent {what} through {hook.id}; a running hookbot posts it within seconds")
+        case Rotate(ref, grace):
+            _print_credentials(await service.rotate(ref, grace=grace), options.json, "Rotated")
+        case Logs(ref, failed, page):
+            _print_logs(await service.logs(ref, limit=LOG_LINES, failed=failed, page=page))
+        case Replay(delivery):
+            await _print_replay(service, delivery)
+        case Events(ref, None):
+            hook, words = await service.describe_events(ref)
+            print(f"{hook.id} posts {words}")
+        case Events(ref, str() as patterns):
+            hook, words = await service.set_events(ref, patterns)
+            print(f"✅ {hook.id} now posts {words}")
+        case Filter():
+            await _filter(service, request)
+        case Format(target, kind, template, preview):
+            change = await service.set_template(target, kind, template, preview=preview)
+            print(change.summary)
+        case Aggregate(ref, window):
+            hook, seconds, released = await service.set_window(ref, window)
+            if seconds is None:
+                print(f"✅ {hook.id} posts each event again; {released} held event(s) released")
+            else:
+                every = format_duration(seconds)
+                print(f"✅ {hook.id} posts a digest every {every} (UTC-aligned windows)")
+        case AlertIf():
+            await _alert_if(service, request)
+        case Hosts():
+            now = time.time()
+            for status in await service.docker_hosts():
+                print(status.describe(now).replace("`", ""))
+
+
+async def _filter(service: HookService, request: Filter) -> None:
+    ref = request.ref
+    match request.sub:
+        case ShowAll():
+            hook, counts = await service.filter_counts(ref)
+            for n, (text, kept, dropped) in enumerate(counts, 1):
+                print(f"{n}. {text}  (kept {kept}, dropped {dropped})")
+            if not counts:
+                print(f"{hook.id} has no filters")
+        case RemoveOne(number):
+            print(f"✅ Removed filter {await service.remove_filter(ref, str(number))}")
+        case RemoveAll():
+            print(f"✅ Removed {await service.clear_filters(ref)} filter(s)")
+        case None:
+            hook, added, applies = await service.add_filter(ref, request.rule)
+            print(f"✅ {hook.id}: filter {added.text} added; applies to {', '.join(applies)}")
+        case _:
+            raise InvalidInputError("filter takes list, remove <n>, clear or key=glob")
+
+
+async def _alert_if(service: HookService, request: AlertIf) -> None:
+    ref = request.ref
+    match request.sub:
+        case ShowAll():
+            hook, rules = await service.list_alerts(ref)
+            for n, text in enumerate(rules, 1):
+                print(f"{n}. {text}")
+            if not rules:
+                print(f"{hook.id} has no alert rules")
+        case RemoveOne(number):
+            print(f"✅ Removed rule {await service.remove_alert(ref, str(number))}")
+        case None:
+            hook, expression, needs = await service.add_alert(
+                ref, request.expression, mention_role=request.mention
+            )
+            print(f"✅ {hook.id} alerts when: {expression}")
+            if needs:
+                print(f"Tick these GitHub webhook events: {', '.join(needs)}")
+        case _:
+            raise InvalidInputError("alert-if takes list, remove <n> or a rule")
+
+
+async def _print_replay(service: HookService, delivery: str) -> None:
+    hook, new_id = await service.replay(delivery)
+    print(f"✅ Replaying {delivery} through {hook.id} as {new_id}; a running hookbot posts it")
+
+
+def _send_sample(
+    settings: Settings, service_name: str, kind: str | None, hook_ref: str | None
+) -> int:
     import aiohttp  # only send-sample posts; the other commands start faster without it
 
     spec = SERVICES.get(service_name)
     if spec is None:
         known = ", ".join(sorted(SERVICES))
         raise InvalidInputError(f"unknown service {service_name!r}; known services: {known}")
+    kind = kind or first_sample(spec)
     body = load_sample(service_name, kind)
 
     async def find(service: HookService, store: Store) -> Hook:
@@ -365,6 +494,14 @@ def _send_sample(settings: Settings, service_name: str, kind: str, hook_ref: str
         return hooks[-1]
 
     hook = _with_store(settings, find)
+    if not spec.http:  # read from an Engine, never posted: stored as `test` stores it
+
+        async def store_it(service: HookService, store: Store) -> tuple[Hook, str]:
+            return await service.test(hook.id, kind=kind)
+
+        _, what = _with_store(settings, store_it)
+        print(f"✅ Stored {what} for {hook.id}; a running hookbot posts it within seconds")
+        return 0
     delivery = str(uuid.uuid4())
     headers = {
         "User-Agent": "hookbot-send-sample",
@@ -386,14 +523,13 @@ def _send_sample(settings: Settings, service_name: str, kind: str, hook_ref: str
         print(f"❌ cannot reach hookbot at {url.split('/webhook')[0]}: {exc}", file=sys.stderr)
         print("Start it first: hookbot run", file=sys.stderr)
         return 1
-    print(f"{status} {text} (hook {hook.id}, delivery {delivery})")
+    print(f"{status} {text} (hook {hook.id})")  # the answer names the delivery id
     return 0 if status < 300 else 1
 
 
 def _replay(settings: Settings, delivery: str) -> int:
     async def work(service: HookService, store: Store) -> int:
-        hook, new_id = await service.replay(delivery)
-        print(f"✅ Replaying {delivery} through {hook.id} as {new_id}; a running hookbot posts it")
+        await _print_replay(service, delivery)
         return 0
 
     return _with_store(settings, work)
@@ -411,7 +547,7 @@ def build_parser() -> argparse.ArgumentParser:
     hook.add_argument("words", nargs=argparse.REMAINDER)
     sample = sub.add_parser("send-sample", help="POST a signed bundled sample to the server")
     sample.add_argument("service")
-    sample.add_argument("kind", nargs="?", default="push")
+    sample.add_argument("kind", nargs="?", help="a sample's name (default: the first one)")
     sample.add_argument("--hook", help="hook id (default: the newest hook of that service)")
     replay = sub.add_parser("replay", help="run a stored delivery through the pipeline again")
     replay.add_argument("delivery", help="the provider's delivery id (see hookbot hook logs)")
@@ -426,7 +562,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"hookbot: configuration error: {exc}", file=sys.stderr)
         return 2
-    _configure_logging(settings.log_level)
+    # A shell command shows its answer, not the server's chatter (migrations…), unless asked.
+    _configure_logging(settings.log_level or ("INFO" if args.command == "run" else "WARNING"))
     try:
         if args.command == "run":
             # The server and discord.py load only here: `hook …` verbs stay quick.

@@ -1,46 +1,84 @@
-"""The `!hook` / `/hook` Cog: one hybrid group, thin over HookService."""
+"""The `!hook` and `/hook` commands: read by bot.core.verbs, done by HookService, shown here.
+
+`!hook …` passes what was typed to `parse_command`, in either word order; each `/hook`
+subcommand writes its options out as the same words. Both then run one request the same
+way, so the two forms cannot drift apart. This module only renders answers.
+"""
 
 from __future__ import annotations
 
 import logging
-import re
+import time
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.core.grammar import VERBS, split_format_args
+from bot.core.verbs import (
+    Aggregate,
+    AlertIf,
+    Create,
+    Delete,
+    Disable,
+    Enable,
+    Events,
+    Filter,
+    Format,
+    Help,
+    Hosts,
+    Info,
+    ListHooks,
+    Logs,
+    RemoveAll,
+    RemoveOne,
+    Replay,
+    Request,
+    Rotate,
+    SendTest,
+    ShowAll,
+    VerbError,
+    parse_command,
+)
+from bot.core.wording import format_duration, state_word, window_words
 from bot.service import (
-    HOOK_ID,
     AmbiguousRefError,
     HookCredentials,
     HookError,
+    HookService,
     InvalidInputError,
     Scope,
-    events_to_tick,
+    hint_shows_secret,
+    setup_hint,
 )
 from bot.store import Hook
 from formatters.message import Embed, Message, clamp
 from parsers import SERVICES
 
-if TYPE_CHECKING:
-    from bot.chat.discord_bot import HookBot
-
 log = logging.getLogger(__name__)
+
+Context = commands.Context[commands.Bot]
 
 OK_COLOR = 0x2DA44E
 ERROR_COLOR = 0xCF222E
 INFO_COLOR = 0x0969DA
+LIST_LIMIT = 25
+LOG_LINES = 15
+DISCORD_CONTENT_LIMIT = 2000
 
 HELP_TEXT = """\
-`!hook on github` create a GitHub hook posting here (the secret comes by DM)
+`!hook on github [owner/repo] [--events push,pr,release]` a GitHub hook posting here \
+(the secret comes by DM); also `gitlab`, `ci` (Jenkins, GitLab CI, CircleCI, GitHub Actions) \
+· `!hook custom <name|url> [--signed]` any JSON
+`!hook docker on [host] [--containers api*] [--events die,oom]` Docker crashes, OOM kills, \
+unhealthy containers, restart loops, builds · `!hook docker hosts` each host's stream
 `!hook list` every hook of this server · `!hook info <ref>` one in full
 `!hook off <ref>` / `!hook on <ref>` pause / resume (deliveries are kept)
-`!hook test <ref>` send the last delivery again · `!hook rotate <ref> [24h]` new URL + secret
-`!hook delete <ref>` delete (asks to confirm)
+`!hook test <ref> [kind]` send the last delivery again · `!hook rotate <ref> [24h]` new URL + secret
+`!hook delete <ref>` delete (asks to confirm) · `!hook logs [ref] [--failed] [--page 2]` the ledger
+`!hook replay <delivery>` run a stored delivery again
 `!hook events <ref> push,pr,-star` choose events · `!hook filter <ref> author!=dependabot[bot]`
 `!hook format <ref> "🔔 {{event}}: {{message}}"` your own format (`reset`, `--preview`)
 `!hook aggregate <ref> 5m` one digest per window · `!hook alert-if <ref> "pr.reviews >= 2"`
@@ -49,8 +87,12 @@ HELP_TEXT = """\
 The service-first order works too: `!hook github on`. Every command is also `/hook …`."""
 
 
-class NotAllowedError(commands.CheckFailure):
+class NotAllowedError(Exception):
     """The author may not manage hooks here."""
+
+
+class NotInGuildError(Exception):
+    """Hooks are managed in a server channel, not in DMs."""
 
 
 def _embed(title: str, description: str = "", color: int = OK_COLOR) -> discord.Embed:
@@ -60,15 +102,12 @@ def _embed(title: str, description: str = "", color: int = OK_COLOR) -> discord.
 
 
 def _when(timestamp: float | None) -> str:
-    if timestamp is None:
-        return "never"
-    return f"<t:{int(timestamp)}:R>"
+    return "never" if timestamp is None else f"<t:{int(timestamp)}:R>"
 
 
 def _state(hook: Hook) -> str:
-    if hook.failing:
-        return "⚠️ failing"
-    return "on" if hook.enabled else "off"
+    word = state_word(hook.enabled, hook.failing)
+    return "⚠️ failing" if word == "failing" else word
 
 
 def _where(hook: Hook) -> str:
@@ -79,16 +118,34 @@ def _where(hook: Hook) -> str:
     return hook.destination
 
 
-def _scope(ctx: commands.Context[HookBot]) -> Scope:
-    guild = ctx.guild
-    if guild is None:
-        raise commands.NoPrivateMessage()
-    return Scope(guild_id=str(guild.id), channel_id=str(ctx.channel.id))
+def _scope(ctx: Context) -> Scope:
+    if ctx.guild is None:
+        raise NotInGuildError
+    return Scope(guild_id=str(ctx.guild.id), channel_id=str(ctx.channel.id))
 
 
 def _secret_lines(creds: HookCredentials) -> str:
     # Plain lines, the secret last and alone: easy to copy on a phone.
     return f"ID: {creds.hook.id}\nURL: {creds.url}\nSecret: {creds.secret}"
+
+
+def _private_messages(creds: HookCredentials) -> list[str]:
+    """What only the author may see: the setup steps when they hold the secret, then the lines."""
+    if not hint_shows_secret(creds.hook.service):
+        return [_secret_lines(creds)]
+    steps, lines = setup_hint(creds), _secret_lines(creds)
+    together = f"{steps}\n\n{lines}"
+    return [together] if len(together) <= DISCORD_CONTENT_LIMIT else [steps, lines]
+
+
+def _words(*parts: str | None) -> str:
+    """Write a slash command's options as the words `!hook` reads (empty ones left out)."""
+    return " ".join(part for part in parts if part)
+
+
+def _patterns(text: str | None) -> str | None:
+    """`push pr` or `push, pr` typed in a slash option → `push,pr` (one word)."""
+    return ",".join(text.replace(",", " ").split()) if text else None
 
 
 class ConfirmDelete(discord.ui.View):
@@ -123,112 +180,167 @@ class ConfirmDelete(discord.ui.View):
 
 
 class HookCommands(commands.Cog):
-    """Manage webhook hooks from Discord."""
+    """Manage webhook hooks from Discord: `!hook …` and `/hook …`."""
 
-    def __init__(self, bot: HookBot) -> None:
-        self.bot = bot
-        self.service = bot.service
+    slash = app_commands.Group(
+        name="hook", description="Manage webhook hooks in this server", guild_only=True
+    )
 
-    async def cog_check(self, ctx: commands.Context[HookBot]) -> bool:  # type: ignore[override]
+    def __init__(self, service: HookService, admin_role: str | None = None) -> None:
+        self.service = service
+        self.admin_role = admin_role
+
+    # -- the two entry points --------------------------------------------------------
+
+    @commands.command(name="hook", rest_is_raw=True)
+    async def hook_text(self, ctx: Context, *, text: str = "") -> None:
+        """`!hook <verb> [ref] [args]`, or `!hook <ref> <verb> …`; `!hook` alone shows help."""
+        await self._run(ctx, text)
+
+    async def _slash(self, interaction: discord.Interaction, *parts: str | None) -> None:
+        ctx: Context = await commands.Context.from_interaction(interaction)
+        await self._run(ctx, _words(*parts))
+
+    async def _run(self, ctx: Context, text: str) -> None:
+        """Check who asks, read the words, do it, answer; every failure gets one answer."""
+        try:
+            self._check(ctx)
+            await self._answer(ctx, parse_command(text))
+        except Exception as exc:  # every failure is answered, the unexpected ones logged
+            await self._fail(ctx, exc)
+
+    def _check(self, ctx: Context) -> None:
         """Allow Manage Server, Manage Webhooks or HOOKBOT_ADMIN_ROLE; never in DMs."""
         if ctx.guild is None or not isinstance(ctx.author, discord.Member):
-            raise commands.NoPrivateMessage()
+            raise NotInGuildError
         permissions = ctx.author.guild_permissions
         if permissions.manage_guild or permissions.manage_webhooks:
-            return True
-        role = self.bot.settings.hookbot_admin_role
+            return
+        role = self.admin_role
         if role and any(r.name == role or str(r.id) == role for r in ctx.author.roles):
-            return True
+            return
         raise NotAllowedError("managing hooks needs Manage Server or Manage Webhooks")
 
-    async def cog_command_error(  # type: ignore[override]
-        self, ctx: commands.Context[HookBot], error: commands.CommandError
-    ) -> None:
-        """Answer every failure in one line that says what to do instead."""
-        original = getattr(error, "original", error)
-        if isinstance(original, AmbiguousRefError):
-            ids = ", ".join(f"`{h.id}` ({_where(h)})" for h in original.candidates)
-            text = f"{original} Candidates: {ids}"
-        elif isinstance(original, HookError):
-            text = str(original)
-        elif isinstance(error, commands.NoPrivateMessage):
+    async def _fail(self, ctx: Context, error: Exception) -> None:
+        """Answer in one line that says what was wrong and what to type instead."""
+        help_word = "`/hook help`" if ctx.interaction is not None else "`!hook help`"
+        if isinstance(error, AmbiguousRefError):
+            ids = ", ".join(f"`{h.id}` ({_where(h)})" for h in error.candidates)
+            text = f"{error} Candidates: {ids}"
+        elif isinstance(error, HookError):
+            text = str(error)
+        elif isinstance(error, VerbError):
+            text = f"{error}; see {help_word}"
+        elif isinstance(error, NotInGuildError):
             text = "hooks are managed in a server channel, not in DMs"
         elif isinstance(error, NotAllowedError):
             text = f"{error} (or the admin role)"
-        elif isinstance(error, commands.MissingRequiredArgument):
-            text = f"`{error.param.name}` is missing; see `!hook help`"
-        elif isinstance(error, commands.UserInputError):
-            text = f"{error}; see `!hook help`"
         else:
             reference = uuid.uuid4().hex[:8]
-            log.error(
-                "command %r failed (ref %s)", ctx.message.content, reference, exc_info=original
-            )
+            log.error("command %r failed (ref %s)", ctx.message.content, reference, exc_info=error)
             text = f"something went wrong on our side (reference `{reference}`); please try again"
         head, _, rest = text.partition("; ")
         if len(head) > 200:
             head, rest = "That did not work", text
         await ctx.send(embed=_embed(f"❌ {head}", rest, ERROR_COLOR), ephemeral=True)
 
-    @commands.hybrid_group(name="hook", invoke_without_command=True, fallback="help")
-    async def hook(self, ctx: commands.Context[HookBot], *, words: str = "") -> None:
-        """Show how to use hookbot; `!hook github on` (service first) works too."""
-        tokens = words.split(maxsplit=2)
-        if len(tokens) >= 2 and tokens[0] not in VERBS and tokens[1] in VERBS:
-            verb, ref, rest = tokens[1], tokens[0], tokens[2] if len(tokens) > 2 else ""
-        elif tokens and tokens[0] != "help":
-            raise InvalidInputError(f"unknown command {tokens[0]!r}; see `!hook help`")
-        else:
-            await ctx.send(embed=_embed("hookbot", HELP_TEXT, INFO_COLOR))
-            return
-        command: commands.Command[HookCommands, ..., None] | None = self.hook.get_command(verb)
-        if command is None:
-            await ctx.send(embed=_embed("hookbot", HELP_TEXT, INFO_COLOR))
-            return
-        params = list(command.clean_params.values())
-        try:
-            if params and params[-1].kind is params[-1].KEYWORD_ONLY:
-                # Free text (a filter, a template): pass it exactly as typed.
-                await ctx.invoke(command, ref, **{params[-1].name: rest})
-            else:
-                await ctx.invoke(command, ref, *rest.split())
-        except TypeError as exc:
-            raise InvalidInputError(f"wrong arguments for `{verb}`; see `!hook help`") from exc
+    # -- one answer per request ------------------------------------------------------
 
-    @hook.command(name="on")
-    @app_commands.describe(ref="a service to create a hook for (github) or a hook id to enable")
-    async def turn_on(
-        self, ctx: commands.Context[HookBot], ref: str, target: str | None = None
-    ) -> None:
-        """Create a hook posting here, or turn a hook back on."""
+    async def _answer(self, ctx: Context, request: Request) -> None:
         scope = _scope(ctx)
-        new = target == "--new"
-        if ref in SERVICES and not HOOK_ID.fullmatch(ref):
-            creds = await self.service.create(
-                ref,
-                f"discord:channel:{ctx.channel.id}",
-                scope,
-                target=None if new else target,
-                creator=str(ctx.author.id),
-                new=new,
-            )
-            await self._show_credentials(ctx, creds)
-            return
-        hook, requeued = await self.service.enable(ref, scope)
-        extra = f" {requeued} kept message(s) are being sent." if requeued else ""
-        await ctx.send(embed=_embed(f"✅ {hook.id} is on", extra.strip()))
+        match request:
+            case Help():
+                await ctx.send(embed=_embed("hookbot", HELP_TEXT, INFO_COLOR))
+            case Create():
+                creds = await self.service.create(
+                    request.service,
+                    f"discord:channel:{ctx.channel.id}",
+                    scope,
+                    target=request.target,
+                    creator=str(ctx.author.id),
+                    new=request.new,
+                    events=request.events,
+                    signed=request.signed,
+                    containers=request.containers,
+                )
+                if not SERVICES[creds.hook.service].http:  # docker: no URL, no secret
+                    title = f"✅ {creds.hook.service} hook {creds.hook.id}"
+                    await ctx.send(embed=_embed(title, self.service.docker_summary(creds.hook)))
+                    return
+                await self._show_credentials(ctx, creds)
+            case Enable(ref):
+                hook, requeued = await self.service.enable(ref, scope)
+                extra = f"{requeued} kept message(s) are being sent." if requeued else ""
+                await ctx.send(embed=_embed(f"✅ {hook.id} is on", extra))
+            case Disable(ref):
+                hook = await self.service.disable(ref, scope)
+                await ctx.send(
+                    embed=_embed(f"✅ {hook.id} is off", f"`!hook on {hook.id}` resumes.")
+                )
+            case ListHooks():
+                await self._list(ctx, await self.service.list_hooks(scope))
+            case Info(ref):
+                await self._info(ctx, ref, scope)
+            case Delete(ref, confirmed):
+                await self._delete(ctx, ref, confirmed, scope)
+            case SendTest(ref, kind):
+                hook, what = await self.service.test(ref, scope, kind)
+                await ctx.send(embed=_embed(f"✅ Sent {what} through {hook.id}"))
+            case Rotate(ref, grace):
+                await self._show_credentials(
+                    ctx, await self.service.rotate(ref, scope, grace=grace)
+                )
+            case Logs():
+                await self._logs(ctx, request, scope)
+            case Replay(delivery):
+                hook, new_id = await self.service.replay(delivery, scope)
+                await ctx.send(embed=_embed(f"✅ Replaying through {hook.id}", f"as `{new_id}`"))
+            case Events(ref, None):
+                hook, words = await self.service.describe_events(ref, scope)
+                await ctx.send(embed=_embed(f"{hook.id} posts", words, INFO_COLOR))
+            case Events(ref, str() as patterns):
+                hook, words = await self.service.set_events(ref, patterns, scope)
+                await ctx.send(embed=_embed(f"✅ {hook.id} now posts", words))
+            case Filter():
+                await self._filter(ctx, request, scope)
+            case Format(target, kind, template, preview):
+                change = await self.service.set_template(
+                    target, kind, template, scope, preview=preview
+                )
+                await self._show_template(ctx, change.reset, preview, change.where, change.preview)
+            case Aggregate(ref, window):
+                hook, seconds, released = await self.service.set_window(ref, window, scope)
+                await self._show_window(ctx, hook, seconds, released)
+            case AlertIf():
+                await self._alert_if(ctx, request, scope)
+            case Hosts(service):
+                now = time.time()
+                lines = [s.describe(now) for s in await self.service.docker_hosts()]
+                none = "No host is watched: set DOCKER_HOSTS and restart hookbot"
+                await ctx.send(
+                    embed=_embed(f"🐳 {service} hosts", "\n".join(lines) or none, INFO_COLOR)
+                )
 
-    async def _show_credentials(
-        self, ctx: commands.Context[HookBot], creds: HookCredentials
-    ) -> None:
+    async def _show_credentials(self, ctx: Context, creds: HookCredentials) -> None:
         hook = creds.hook
         verb = "created" if creds.created else "ready"
-        lines = [f"**Payload URL:** {creds.url}", "**Content type:** application/json"]
-        if hook.service == "github":
-            lines.append(f"**Events to tick:** {', '.join(events_to_tick(hook))}")
+        if hint_shows_secret(hook.service):
+            lines = [
+                f"**URL:** {creds.url}",
+                "The setup steps hold the secret: they come privately.",
+            ]
+        else:
+            lines = [setup_hint(creds)]
+        if creds.remote and creds.remote.startswith("✅"):  # GitHub's API added the webhook
+            lines = [creds.remote, f"**URL:** {creds.url}", "GitHub's ping posts ✅ Connected."]
+        elif creds.remote:
+            lines.insert(0, creds.remote)
+        if hook.target:
+            lines.insert(0, f"**Target:** {hook.target}")
         if ctx.interaction is None:
             try:
-                await ctx.author.send(_secret_lines(creds))
+                for text in _private_messages(creds):
+                    await ctx.author.send(text)
                 lines.append("The secret was sent to you by DM.")
             except discord.Forbidden:
                 lines.append(
@@ -237,46 +349,35 @@ class HookCommands(commands.Cog):
                 )
         await ctx.send(embed=_embed(f"✅ {hook.service} hook {hook.id} {verb}", "\n".join(lines)))
         if ctx.interaction is not None:
-            await ctx.send(_secret_lines(creds), ephemeral=True)
+            for text in _private_messages(creds):
+                await ctx.send(text, ephemeral=True)
 
-    @hook.command(name="off")
-    @app_commands.describe(ref="hook id or service")
-    async def turn_off(self, ctx: commands.Context[HookBot], ref: str) -> None:
-        """Pause a hook: deliveries are recorded, not posted."""
-        hook = await self.service.disable(ref, _scope(ctx))
-        await ctx.send(embed=_embed(f"✅ {hook.id} is off", f"`!hook on {hook.id}` resumes."))
-
-    @hook.command(name="list")
-    async def list_hooks(self, ctx: commands.Context[HookBot]) -> None:
-        """List this server's hooks with their state and counters."""
-        hooks = await self.service.list_hooks(_scope(ctx))
+    async def _list(self, ctx: Context, hooks: Sequence[Hook]) -> None:
         if not hooks:
             await ctx.send(
                 embed=_embed("No hooks yet", "Create one: `!hook on github`", INFO_COLOR)
             )
             return
         lines = []
-        for h in hooks[:25]:
+        for h in hooks[:LIST_LIMIT]:
             rejected = ", ".join(f"{r}: {n}" for r, n in sorted(h.rejections.items()))
             lines.append(
-                f"`{h.id}` {h.service} → {_where(h)} · {_state(h)} · "
-                f"last {_when(h.last_delivery_at)} ({h.last_delivery_status or '-'})"
+                f"`{h.id}` {h.service}{f' {h.target}' if h.target else ''} → {_where(h)} · "
+                f"{_state(h)} · last {_when(h.last_delivery_at)} ({h.last_delivery_status or '-'})"
                 + (f" · rejected {h.rejected} ({rejected})" if h.rejected else "")
                 + (f"\n  ⚠️ {h.failing}" if h.failing else "")
             )
-        if len(hooks) > 25:
-            lines.append(f"…and {len(hooks) - 25} more")
+        if len(hooks) > LIST_LIMIT:
+            lines.append(f"…and {len(hooks) - LIST_LIMIT} more")
         await ctx.send(embed=_embed(f"Hooks ({len(hooks)})", "\n".join(lines), INFO_COLOR))
 
-    @hook.command(name="info")
-    @app_commands.describe(ref="hook id or service")
-    async def info(self, ctx: commands.Context[HookBot], ref: str) -> None:
-        """Show one hook in full, with its last error."""
-        details = await self.service.details(ref, _scope(ctx))
+    async def _info(self, ctx: Context, ref: str, scope: Scope) -> None:
+        details = await self.service.details(ref, scope)
         hook = details.hook
         embed = _embed(f"{hook.id} · {hook.service}", color=INFO_COLOR)
         rejected = ", ".join(f"{r}: {n}" for r, n in sorted(hook.rejections.items())) or "none"
         embed.add_field(name="State", value=_state(hook))
+        embed.add_field(name="Target", value=hook.target or "none")
         embed.add_field(name="Posts to", value=_where(hook))
         embed.add_field(name="Accepted", value=str(hook.accepted))
         embed.add_field(name="Rejected", value=f"{hook.rejected} ({rejected})", inline=False)
@@ -298,8 +399,7 @@ class HookCommands(commands.Cog):
             for kind, source in sorted(hook.templates.items())
         )
         embed.add_field(name="Templates", value=templates[:1024] or "default", inline=False)
-        window = f"every {hook.window_seconds // 60}m" if hook.window_seconds else "off"
-        embed.add_field(name="Aggregate", value=window)
+        embed.add_field(name="Aggregate", value=window_words(hook.window_seconds))
         rules = "\n".join(f"{n}. `{r['expression']}`" for n, r in enumerate(hook.alerts, 1))
         if rules:
             rules += f"\n(false for a missing value {hook.alert_misses} time(s))"
@@ -309,15 +409,9 @@ class HookCommands(commands.Cog):
         embed.set_footer(text="created")
         await ctx.send(embed=embed)
 
-    @hook.command(name="delete")
-    @app_commands.describe(ref="hook id or service", confirm="type yes to skip the buttons")
-    async def delete(
-        self, ctx: commands.Context[HookBot], ref: str, confirm: str | None = None
-    ) -> None:
-        """Delete a hook for good (asks to confirm)."""
-        scope = _scope(ctx)
+    async def _delete(self, ctx: Context, ref: str, confirmed: bool, scope: Scope) -> None:
         hook = await self.service.resolve(ref, scope)
-        if confirm not in ("--yes", "yes"):
+        if not confirmed:
             view = ConfirmDelete(ctx.author.id)
             await ctx.send(
                 embed=_embed(f"Delete {hook.id}?", "Its URL stops working.", ERROR_COLOR),
@@ -327,172 +421,285 @@ class HookCommands(commands.Cog):
             if not view.confirmed:
                 await ctx.send(embed=_embed(f"✅ Kept {hook.id}"))
                 return
-        await self.service.delete(hook.id, scope)
-        await ctx.send(embed=_embed(f"✅ Deleted {hook.id}", "Its URL no longer works."))
+        _, remote = await self.service.delete(hook.id, scope)
+        done = "Its URL no longer works." + (f"\n{remote}" if remote else "")
+        await ctx.send(embed=_embed(f"✅ Deleted {hook.id}", done))
 
-    @hook.command(name="test")
-    @app_commands.describe(ref="hook id or service")
-    async def test(self, ctx: commands.Context[HookBot], ref: str) -> None:
-        """Send the hook's last delivery (or a sample) through the pipeline again."""
-        hook, what = await self.service.test(ref, _scope(ctx))
-        self.bot.on_delivery()
-        await ctx.send(embed=_embed(f"✅ Sent {what} through {hook.id}"))
-
-    @hook.command(name="rotate")
-    @app_commands.describe(ref="hook id or service", grace="how long the old URL keeps working")
-    async def rotate(
-        self, ctx: commands.Context[HookBot], ref: str, grace: str | None = None
-    ) -> None:
-        """Give a hook a new URL and secret (the old ones work during the grace)."""
-        creds = await self.service.rotate(ref, _scope(ctx), grace=grace)
-        await self._show_credentials(ctx, creds)
-
-    @hook.command(name="events")
-    @app_commands.describe(ref="hook id or service", patterns="e.g. push,pr,release,-star")
-    async def events(
-        self, ctx: commands.Context[HookBot], ref: str, patterns: str | None = None
-    ) -> None:
-        """Show or set which events a hook posts (globs, aliases, -exclusions)."""
-        scope = _scope(ctx)
-        if patterns:
-            hook, words = await self.service.set_events(ref, patterns, scope)
-            await ctx.send(embed=_embed(f"✅ {hook.id} now posts", words))
-            return
-        hook, words = await self.service.describe_events(ref, scope)
-        await ctx.send(embed=_embed(f"{hook.id} posts", words, INFO_COLOR))
-
-    @hook.command(name="filter")
-    @app_commands.describe(
-        ref="hook id or service", rule="key=glob, key!=glob, list, remove <n> or clear"
-    )
-    async def filter_events(self, ctx: commands.Context[HookBot], ref: str, *, rule: str) -> None:
-        """Keep or drop events by field: branch=main, author!=dependabot[bot], path=docs/**."""
-        scope = _scope(ctx)
-        words = rule.split()
-        if rule.strip() == "list":
-            hook, counts = await self.service.filter_counts(ref, scope)
-            lines = [
-                f"{n}. `{text}` (kept {kept}, dropped {dropped})"
-                for n, (text, kept, dropped) in enumerate(counts, 1)
-            ]
-            await ctx.send(
-                embed=_embed(f"{hook.id} filters", "\n".join(lines) or "none", INFO_COLOR)
-            )
-        elif words and words[0] == "remove" and len(words) == 2:
-            removed = await self.service.remove_filter(ref, words[1], scope)
-            await ctx.send(embed=_embed(f"✅ Removed filter `{removed}`"))
-        elif rule.strip() == "clear":
-            count = await self.service.clear_filters(ref, scope)
-            await ctx.send(embed=_embed(f"✅ Removed {count} filter(s)"))
-        else:
-            hook, added, applies = await self.service.add_filter(ref, rule, scope)
-            await ctx.send(
-                embed=_embed(
-                    f"✅ {hook.id}: filter `{added.text}` added",
-                    f"Applies to {', '.join(applies)} events; others pass unchanged.",
-                )
-            )
-
-    @hook.command(name="format")
-    @app_commands.describe(
-        target="hook id, service, or service-kind (github-push) for this channel",
-        template="the Jinja2 template, `reset`, optionally a kind first; add --preview to try",
-    )
-    async def format_messages(
-        self, ctx: commands.Context[HookBot], target: str, *, template: str
-    ) -> None:
-        """Set a message template (Jinja2), with a preview; `reset` goes back to the default."""
-        kind, source, preview = split_format_args(template)
-        change = await self.service.set_template(target, kind, source, _scope(ctx), preview=preview)
-        if change.reset:
-            await ctx.send(embed=_embed(f"✅ Default format for {change.where}"))
-            return
-        title = "Preview" if preview else f"✅ Template set for {change.where}"
-        await ctx.send(embed=_embed(title, f"Next message will read:\n{change.preview}"))
-
-    @hook.command(name="logs")
-    @app_commands.describe(ref="hook id or service")
-    async def logs(self, ctx: commands.Context[HookBot], ref: str) -> None:
-        """Show what happened to a hook's latest deliveries (and why events were dropped)."""
-        entries = await self.service.logs(ref, _scope(ctx), limit=15)
+    async def _logs(self, ctx: Context, request: Logs, scope: Scope) -> None:
+        entries = await self.service.logs(
+            request.ref, scope, limit=LOG_LINES, failed=request.failed, page=request.page
+        )
         lines = [
-            f"{_when(e.at)} **{e.outcome}** {e.kind or ''} `{e.delivery_id or '-'}` "
-            f"{(e.detail or '')[:120]}"
+            f"{_when(e.at)} **{e.outcome}** {'' if request.ref else (e.hook_id or '-') + ' '}"
+            f"{e.kind or ''} `{e.delivery_id or '-'}` {(e.detail or '')[:120]}"
             for e in entries
         ]
-        await ctx.send(embed=_embed(f"{ref} ledger", "\n".join(lines) or "nothing yet", INFO_COLOR))
+        title = f"{request.ref or 'All hooks'}: ledger"
+        if request.failed:
+            title += ", failures"
+        if request.page > 1:
+            title += f", page {request.page}"
+        more = (
+            f"\nOlder: `!hook logs … --page {request.page + 1}`" if len(lines) == LOG_LINES else ""
+        )
+        await ctx.send(embed=_embed(title, ("\n".join(lines) or "nothing yet") + more, INFO_COLOR))
 
-    @hook.command(name="replay")
-    @app_commands.describe(delivery="a delivery id from `logs`")
-    async def replay(self, ctx: commands.Context[HookBot], delivery: str) -> None:
-        """Run a stored delivery through its hook again."""
-        hook, new_id = await self.service.replay(delivery, _scope(ctx))
-        self.bot.on_delivery()
-        await ctx.send(embed=_embed(f"✅ Replaying through {hook.id}", f"as `{new_id}`"))
+    async def _filter(self, ctx: Context, request: Filter, scope: Scope) -> None:
+        ref = request.ref
+        match request.sub:
+            case ShowAll():
+                hook, counts = await self.service.filter_counts(ref, scope)
+                lines = [
+                    f"{n}. `{text}` (kept {kept}, dropped {dropped})"
+                    for n, (text, kept, dropped) in enumerate(counts, 1)
+                ]
+                body = "\n".join(lines) or "none"
+                await ctx.send(embed=_embed(f"{hook.id} filters", body, INFO_COLOR))
+            case RemoveOne(number):
+                removed = await self.service.remove_filter(ref, str(number), scope)
+                await ctx.send(embed=_embed(f"✅ Removed filter `{removed}`"))
+            case RemoveAll():
+                count = await self.service.clear_filters(ref, scope)
+                await ctx.send(embed=_embed(f"✅ Removed {count} filter(s)"))
+            case None:
+                hook, added, applies = await self.service.add_filter(ref, request.rule, scope)
+                await ctx.send(
+                    embed=_embed(
+                        f"✅ {hook.id}: filter `{added.text}` added",
+                        f"Applies to {', '.join(applies)} events; others pass unchanged.",
+                    )
+                )
+            case _:
+                raise InvalidInputError("filter takes list, remove <n>, clear or key=glob")
 
-    @hook.command(name="aggregate")
-    @app_commands.describe(ref="hook id or service", window="1m to 24h, e.g. 5m, or off")
-    async def aggregate(self, ctx: commands.Context[HookBot], ref: str, window: str) -> None:
-        """Post one digest per window (UTC-aligned) instead of every event; `off` to stop."""
-        hook, seconds, released = await self.service.set_window(ref, window, _scope(ctx))
-        self.bot.on_delivery()
+    async def _show_template(
+        self, ctx: Context, reset: bool, preview: bool, where: str, text: str | None
+    ) -> None:
+        if reset:
+            await ctx.send(embed=_embed(f"✅ Default format for {where}"))
+            return
+        title = "Preview" if preview else f"✅ Template set for {where}"
+        await ctx.send(embed=_embed(title, f"Next message will read:\n{text}"))
+
+    async def _show_window(
+        self, ctx: Context, hook: Hook, seconds: int | None, released: int
+    ) -> None:
         if seconds is None:
             text = f"Each event is posted again; {released} held event(s) are being posted."
             await ctx.send(embed=_embed(f"✅ {hook.id}: aggregation off", text))
             return
         await ctx.send(
             embed=_embed(
-                f"✅ {hook.id}: one digest every {window}",
+                f"✅ {hook.id}: one digest every {format_duration(seconds)}",
                 "Windows end at UTC multiples of the window; alerts are never held.",
             )
         )
 
-    @hook.command(name="alert-if")
+    async def _alert_if(self, ctx: Context, request: AlertIf, scope: Scope) -> None:
+        ref = request.ref
+        match request.sub:
+            case ShowAll():
+                hook, rules = await self.service.list_alerts(ref, scope)
+                lines = [f"{n}. `{text}`" for n, text in enumerate(rules, 1)]
+                misses = (
+                    f"\nFalse for a missing value {hook.alert_misses} time(s)." if rules else ""
+                )
+                body = ("\n".join(lines) or "none") + misses
+                await ctx.send(embed=_embed(f"{hook.id} alert rules", body, INFO_COLOR))
+            case RemoveOne(number):
+                removed = await self.service.remove_alert(ref, str(number), scope)
+                await ctx.send(embed=_embed("✅ Removed the rule", f"`{removed}`"))
+            case None:
+                hook, expression, needs = await self.service.add_alert(
+                    ref, request.expression, scope, mention_role=request.mention
+                )
+                lines = [
+                    f"`{expression}`",
+                    "Alerts once when it turns true, again after it was false.",
+                ]
+                if needs:
+                    lines.append(f"Tick these GitHub webhook events: {', '.join(needs)}.")
+                await ctx.send(embed=_embed(f"✅ {hook.id} alert rule added", "\n".join(lines)))
+            case _:
+                raise InvalidInputError("alert-if takes list, remove <n> or a rule")
+
+    # -- /hook: each subcommand writes its options as `!hook` words ------------------
+
+    @slash.command(name="help", description="How to use hookbot")
+    async def slash_help(self, interaction: discord.Interaction) -> None:
+        """Show the grammar with examples."""
+        await self._slash(interaction, "help")
+
+    @slash.command(name="on", description="Create a hook posting here, or turn one back on")
+    @app_commands.describe(
+        ref="a service to create a hook for (github), or a hook id to enable",
+        target="what it is for: owner/repo, a docker host, a custom sender's name",
+        events="the events to post, e.g. push,pr,release (default: the service's)",
+        new="make another hook even if this channel has one for that service and target",
+        signed="custom hooks: refuse unsigned posts",
+        containers="docker hooks: which containers, by name (glob, e.g. api*,web)",
+    )
+    async def slash_on(
+        self,
+        interaction: discord.Interaction,
+        ref: str,
+        target: str | None = None,
+        events: str | None = None,
+        new: bool = False,
+        signed: bool = False,
+        containers: str | None = None,
+    ) -> None:
+        """Create a hook posting here, or turn a hook back on."""
+        await self._slash(
+            interaction,
+            "on",
+            ref,
+            target,
+            f"--events {_patterns(events)}" if events else None,
+            "--new" if new else None,
+            "--signed" if signed else None,
+            f"--containers {containers}" if containers else None,
+        )
+
+    @slash.command(name="hosts", description="Each Docker host's event stream")
+    async def slash_hosts(self, interaction: discord.Interaction) -> None:
+        """Show each Docker host's stream: state, last event, reconnects."""
+        await self._slash(interaction, "docker", "hosts")
+
+    @slash.command(name="off", description="Pause a hook: deliveries are kept, not posted")
+    @app_commands.describe(ref="hook id or service")
+    async def slash_off(self, interaction: discord.Interaction, ref: str) -> None:
+        """Pause a hook."""
+        await self._slash(interaction, "off", ref)
+
+    @slash.command(name="list", description="This server's hooks with their state")
+    async def slash_list(self, interaction: discord.Interaction) -> None:
+        """List this server's hooks."""
+        await self._slash(interaction, "list")
+
+    @slash.command(name="info", description="One hook in full, with its last error")
+    @app_commands.describe(ref="hook id or service")
+    async def slash_info(self, interaction: discord.Interaction, ref: str) -> None:
+        """Show one hook in full."""
+        await self._slash(interaction, "info", ref)
+
+    @slash.command(name="delete", description="Delete a hook for good (asks to confirm)")
+    @app_commands.describe(ref="hook id or service", confirm="skip the buttons")
+    async def slash_delete(
+        self, interaction: discord.Interaction, ref: str, confirm: bool = False
+    ) -> None:
+        """Delete a hook."""
+        await self._slash(interaction, "delete", ref, "--yes" if confirm else None)
+
+    @slash.command(name="test", description="Send the last delivery (or a sample) again")
+    @app_commands.describe(ref="hook id or service", kind="send the bundled sample of this kind")
+    async def slash_test(
+        self, interaction: discord.Interaction, ref: str, kind: str | None = None
+    ) -> None:
+        """Send a delivery through the pipeline again."""
+        await self._slash(interaction, "test", ref, kind)
+
+    @slash.command(name="rotate", description="A new URL and secret; the old ones work a while")
+    @app_commands.describe(ref="hook id or service", grace="how long the old URL keeps working")
+    async def slash_rotate(
+        self, interaction: discord.Interaction, ref: str, grace: str | None = None
+    ) -> None:
+        """Give a hook a new URL and secret."""
+        await self._slash(interaction, "rotate", ref, f"--grace {grace}" if grace else None)
+
+    @slash.command(name="logs", description="The ledger: deliveries in, messages out")
+    @app_commands.describe(
+        ref="hook id or service (default: every hook here)",
+        failed="only what failed",
+        page="older lines: 2, 3, …",
+    )
+    async def slash_logs(
+        self,
+        interaction: discord.Interaction,
+        ref: str | None = None,
+        failed: bool = False,
+        page: app_commands.Range[int, 1, 1000] = 1,
+    ) -> None:
+        """Show the ledger."""
+        await self._slash(
+            interaction, "logs", ref, "--failed" if failed else None, f"--page {page}"
+        )
+
+    @slash.command(name="replay", description="Run a stored delivery through its hook again")
+    @app_commands.describe(delivery="a delivery id from logs")
+    async def slash_replay(self, interaction: discord.Interaction, delivery: str) -> None:
+        """Replay a delivery."""
+        await self._slash(interaction, "replay", delivery)
+
+    @slash.command(name="events", description="Show or choose the events a hook posts")
+    @app_commands.describe(ref="hook id or service", patterns="e.g. push,pr,release,-star")
+    async def slash_events(
+        self, interaction: discord.Interaction, ref: str, patterns: str | None = None
+    ) -> None:
+        """Show or set a hook's events."""
+        await self._slash(interaction, "events", ref, patterns)
+
+    @slash.command(name="filter", description="Keep or drop events by field")
+    @app_commands.describe(
+        ref="hook id or service", rule="key=glob, key!=glob, list, remove <n> or clear"
+    )
+    async def slash_filter(self, interaction: discord.Interaction, ref: str, rule: str) -> None:
+        """Add, list or remove filters."""
+        await self._slash(interaction, "filter", ref, rule)
+
+    @slash.command(name="format", description="Your own message format (Jinja2)")
+    @app_commands.describe(
+        target="hook id, service, or service-kind (github-push) for this channel",
+        template="the template, optionally a kind first; or reset",
+        preview="show the next message without saving",
+    )
+    async def slash_format(
+        self,
+        interaction: discord.Interaction,
+        target: str,
+        template: str,
+        preview: bool = False,
+    ) -> None:
+        """Set, preview or reset a template."""
+        await self._slash(interaction, "format", target, template, "--preview" if preview else None)
+
+    @slash.command(name="aggregate", description="One digest per window instead of each event")
+    @app_commands.describe(ref="hook id or service", window="1m to 24h, e.g. 5m, or off")
+    async def slash_aggregate(
+        self, interaction: discord.Interaction, ref: str, window: str
+    ) -> None:
+        """Set or end an aggregation window."""
+        await self._slash(interaction, "aggregate", ref, window)
+
+    @slash.command(name="alert-if", description="An extra ⚡ alert when a rule turns true")
     @app_commands.describe(
         ref="hook id or service",
         rule="e.g. pr.status == 'approved' and pr.reviews >= 2; or list / remove <n>",
+        mention="a role id to ping with this rule's alerts",
     )
-    async def alert_if(self, ctx: commands.Context[HookBot], ref: str, *, rule: str) -> None:
-        """Post an extra ⚡ alert when a rule turns true (`--mention @role` pings that role)."""
-        scope = _scope(ctx)
-        words = rule.split()
-        if rule.strip() == "list":
-            hook, rules = await self.service.list_alerts(ref, scope)
-            lines = [f"{n}. `{text}`" for n, text in enumerate(rules, 1)]
-            misses = f"\nFalse for a missing value {hook.alert_misses} time(s)." if rules else ""
-            await ctx.send(
-                embed=_embed(
-                    f"{hook.id} alert rules", ("\n".join(lines) or "none") + misses, INFO_COLOR
-                )
-            )
-            return
-        if words and words[0] == "remove" and len(words) == 2:
-            removed = await self.service.remove_alert(ref, words[1], scope)
-            await ctx.send(embed=_embed("✅ Removed the rule", f"`{removed}`"))
-            return
-        mention = None
-        found = re.search(r"\s--mention\s+(\S+)\s*$", rule)
-        if found:
-            mention, rule = found[1], rule[: found.start()]
-        hook, expression, needs = await self.service.add_alert(
-            ref, rule, scope, mention_role=mention
+    async def slash_alert_if(
+        self,
+        interaction: discord.Interaction,
+        ref: str,
+        rule: str,
+        mention: str | None = None,
+    ) -> None:
+        """Add, list or remove alert rules."""
+        await self._slash(
+            interaction, "alert-if", ref, rule, f"--mention {mention}" if mention else None
         )
-        lines = [f"`{expression}`", "Alerts once when it turns true, again after it was false."]
-        if needs:
-            lines.append(f"Tick these GitHub webhook events: {', '.join(needs)}.")
-        await ctx.send(embed=_embed(f"✅ {hook.id} alert rule added", "\n".join(lines)))
 
-    @turn_on.autocomplete("ref")
-    @turn_off.autocomplete("ref")
-    @info.autocomplete("ref")
-    @delete.autocomplete("ref")
-    @test.autocomplete("ref")
-    @rotate.autocomplete("ref")
-    @events.autocomplete("ref")
-    @filter_events.autocomplete("ref")
-    @aggregate.autocomplete("ref")
-    @logs.autocomplete("ref")
-    @alert_if.autocomplete("ref")
+    @slash_on.autocomplete("ref")
+    @slash_off.autocomplete("ref")
+    @slash_info.autocomplete("ref")
+    @slash_delete.autocomplete("ref")
+    @slash_test.autocomplete("ref")
+    @slash_rotate.autocomplete("ref")
+    @slash_logs.autocomplete("ref")
+    @slash_events.autocomplete("ref")
+    @slash_filter.autocomplete("ref")
+    @slash_aggregate.autocomplete("ref")
+    @slash_alert_if.autocomplete("ref")
     async def ref_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
