@@ -332,7 +332,7 @@ class HookCommands(commands.Cog):
         else:
             lines = [setup_hint(creds)]
         if creds.remote and creds.remote.startswith("✅"):  # GitHub's API added the webhook
-            lines = [creds.remote, f"**URL:** {creds.url}", "GitHub's ping posts ✅ Connected."]
+            lines = [creds.remote, f"**URL:** {creds.url}"]
         elif creds.remote:
             lines.insert(0, creds.remote)
         if hook.target:
