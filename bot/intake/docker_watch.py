@@ -326,6 +326,7 @@ class HostWatcher:
         self._stream: Any = None
         self._client: EngineClient | None = None
         self._wake = asyncio.Event()
+        self._fetches: dict[tuple[str, str], asyncio.Future[Any]] = {}
         self._pool = concurrent.futures.ThreadPoolExecutor(
             FETCH_THREADS, thread_name_prefix=f"docker-{host.name}"
         )
@@ -496,17 +497,21 @@ class HostWatcher:
         hooks = await self._hooks()
         deliveries: list[NewDelivery] = []
         newest = 0
-        for event in events:
-            at = _nanos(event)
-            newest = max(newest, at)
-            self._note_seen(event, at)
-            key = f"{event.get('id')}:{event.get('Action')}:{at}"
-            if key in self._memory.keys:
-                continue  # `since=` the cursor replays the cursor's own event
-            self._memory.keys.remember(key, True)
-            envelope = await self._envelope(event, at, client)
-            if envelope is not None:
-                deliveries += self._deliveries(envelope, hooks)
+        self._prefetch(events, client)
+        try:
+            for event in events:
+                at = _nanos(event)
+                newest = max(newest, at)
+                self._note_seen(event, at)
+                key = f"{event.get('id')}:{event.get('Action')}:{at}"
+                if key in self._memory.keys:
+                    continue  # `since=` the cursor replays the cursor's own event
+                self._memory.keys.remember(key, True)
+                envelope = await self._envelope(event, at, client)
+                if envelope is not None:
+                    deliveries += self._deliveries(envelope, hooks)
+        finally:
+            self._forget_fetches()
         inserted = await self._store.inbox.write_batch(deliveries, []) if deliveries else []
         if newest:
             await self._store.sources.advance(self.host.name, newest, self._clock())
@@ -698,7 +703,47 @@ class HostWatcher:
         seen = [starts[layer["Id"]] for layer in layers if layer.get("Id") in starts]
         return (at - min(seen)) // SECOND if seen else None
 
+    def _prefetch(self, events: Sequence[Mapping[str, Any]], client: EngineClient) -> None:
+        """Start a batch's inspects and log reads at once (the host's threads run them).
+
+        Each container is inspected (and its logs read) once per batch, just after its
+        events: a container dying twice in a batch has one set of facts, of its last run.
+        """
+        self._forget_fetches()
+        for event in events:
+            action = str(event.get("Action") or "")
+            if event.get("Type") != "container":
+                continue
+            ident = str((event.get("Actor") or {}).get("ID") or event.get("id") or "")
+            if action in ("die", "oom") or action.startswith("health_status"):
+                self._fetch("inspect", ident, client)
+            if action in ("die", "oom") or action.endswith("unhealthy"):
+                self._fetch("logs", ident, client)
+
+    def _fetch(self, what: str, ident: str, client: EngineClient) -> asyncio.Future[Any]:
+        """The batch's fetch of `what` (inspect, logs) for a container, started once."""
+        key = (what, ident)
+        task = self._fetches.get(key)
+        if task is None:
+            fetch = self._inspect_now if what == "inspect" else self._logs_now
+            task = asyncio.ensure_future(fetch(client, ident))
+            self._fetches[key] = task
+        return task
+
+    def _forget_fetches(self) -> None:
+        for task in self._fetches.values():
+            task.cancel()
+        self._fetches = {}
+
     async def _inspect(self, client: EngineClient, ident: str) -> dict[str, JSON] | None:
+        result: dict[str, JSON] | None = await self._fetch("inspect", ident, client)
+        return result
+
+    async def _logs(self, client: EngineClient, ident: str) -> list[JSON]:
+        result: list[JSON] = await self._fetch("logs", ident, client)
+        return result
+
+    async def _inspect_now(self, client: EngineClient, ident: str) -> dict[str, JSON] | None:
         try:
             return container_facts(await self._call(client.inspect_container, ident))
         except docker.errors.NotFound:
@@ -707,7 +752,7 @@ class HostWatcher:
             log.debug("docker %s: inspect %s failed: %s", self.host.name, ident[:12], exc)
             return None
 
-    async def _logs(self, client: EngineClient, ident: str) -> list[JSON]:
+    async def _logs_now(self, client: EngineClient, ident: str) -> list[JSON]:
         try:
             raw = await self._call(
                 client.logs, ident, stdout=True, stderr=True, tail=engine.MAX_LOG_LINES
@@ -720,6 +765,13 @@ class HostWatcher:
 
     async def _reconcile(self, client: EngineClient, cursor: int) -> None:
         """Report the deaths the stream did not bring: FinishedAt after the cursor."""
+        self._forget_fetches()
+        try:
+            await self._reconcile_listed(client, cursor)
+        finally:
+            self._forget_fetches()
+
+    async def _reconcile_listed(self, client: EngineClient, cursor: int) -> None:
         listed = await self._call(client.containers, all=True)
         found: list[tuple[int, dict[str, Any], dict[str, JSON]]] = []
         for entry in listed:

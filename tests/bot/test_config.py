@@ -58,7 +58,10 @@ def test_config_warns_when_github_cannot_reach_the_receiver():
 def test_config_docker_hosts_split_on_commas():
     """DOCKER_HOSTS is a comma-separated list."""
     settings = Settings.from_env({"DOCKER_HOSTS": "unix:///a.sock, tcp://b:2375 ,"}, env_file=None)
-    assert settings.docker_hosts == ("unix:///a.sock", "tcp://b:2375")
+    assert [(h.name, h.url) for h in settings.docker_hosts] == [
+        ("local", "unix:///a.sock"),
+        ("b", "tcp://b:2375"),
+    ]
 
 
 def test_config_env_example_lists_every_setting():

@@ -99,6 +99,15 @@ class Daemon:
             self.process.wait(5)
         self.process = None
 
+    def unmount(self) -> None:
+        """Unmount what dockerd left mounted in its folder (its data root), deepest first."""
+        mounts = Path("/proc/self/mounts").read_text().splitlines()
+        inside = [
+            line.split()[1] for line in mounts if line.split()[1].startswith(str(self.folder))
+        ]
+        for point in sorted(inside, key=len, reverse=True):
+            subprocess.run(["umount", "-l", point], check=False, capture_output=True)
+
 
 def _busybox_tar() -> bytes:
     """A root filesystem with busybox and a few applets, as a tar (made offline)."""
@@ -141,6 +150,7 @@ def daemon() -> Iterator[Daemon]:
                 client.remove_container(box["Id"], force=True)
             client.close()
         engine.stop()
+        engine.unmount()
         shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -274,3 +284,55 @@ async def test_a_death_while_dockerd_restarts_is_reported_once(
     assert "**Exit code:** 5 (error)" in gap
     assert "Found when the event stream came back" in gap
     assert reconnected < 35
+
+
+async def test_docker_on_in_discord_then_a_real_crash_posts_the_report(
+    tmp_path: Path, daemon: Daemon, client: docker.DockerClient
+) -> None:
+    """The issue's "done when": `!hook docker on` in the fake Discord, a real container dies."""
+    from tests.e2e.fake_discord import FakeDiscord, pointed_at
+
+    fake = FakeDiscord()
+    await fake.start()
+    settings = make_settings(
+        tmp_path,
+        discord_token=fake.token,
+        discord_api_base=fake.api_base,
+        discord_gateway_url=fake.gateway_url,
+        docker_hosts=(DockerHost("local", daemon.url),),
+    )
+
+    def channel() -> list[dict[str, Any]]:
+        return [m for m in fake.messages if str(m["channel_id"]) == str(fake.channel_id)]
+
+    try:
+        with pointed_at(fake):
+            async with running(settings) as app:
+                assert app.bot is not None
+                async with asyncio.timeout(20):
+                    while app.bot.state != "ready":
+                        await asyncio.sleep(0.05)
+                await connected(app)
+                await fake.send_user_message("!hook docker on", author="admin")
+                async with asyncio.timeout(10):
+                    while not channel():
+                        await asyncio.sleep(0.02)
+                assert "Docker Monitoring Active" in str(channel()[0]["embeds"])
+                grow = "echo loading the model; sleep 1; echo allocating 200 MB;"
+                grow += " x=$(head -c 200000000 /dev/zero | tr '\\0' a)"
+                run(client, "phigen-bot", grow, mem_limit="16m", memswap_limit="16m")
+                async with asyncio.timeout(30):
+                    while len(channel()) < 2:
+                        await asyncio.sleep(0.05)
+                await asyncio.sleep(1.5)
+                posted = channel()[1:]
+    finally:
+        await fake.stop()
+    assert len(posted) == 1
+    (embed,) = posted[0]["embeds"]
+    report = embed["title"] + "\n" + embed["description"]
+    (tmp_path / "report.txt").write_text(report)  # kept for the issue note
+    assert embed["title"] == "🚨 Container Stopped: phigen-bot"
+    assert "**Exit code:** 137 (OOM-killed)" in embed["description"]
+    assert "**Uptime:** 1s" in embed["description"]
+    assert "loading the model\nallocating 200 MB" in embed["description"]
