@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 
 from bot.core import alerts, prstate
 from bot.core.prstate import PRState
-from bot.store import Hook, Store
+from bot.store import AlertStateChange, Hook, PRStateChange, Store
 from formatters.message import Message
 from parsers.event import Event
 
@@ -17,8 +17,8 @@ class AlertOutcome:
     """What one event did to alert-if: alerts to post and state to store."""
 
     messages: list[Message] = field(default_factory=list)
-    pr_states: list[tuple[str, str, str]] = field(default_factory=list)
-    alert_states: list[tuple[str, str, str, bool]] = field(default_factory=list)
+    pr_states: list[PRStateChange] = field(default_factory=list)
+    alert_states: list[AlertStateChange] = field(default_factory=list)
     misses: int = 0
 
 
@@ -43,7 +43,8 @@ class AlertTracker:
             updated = prstate.apply(previous, event, subject)
             if updated is not None:
                 self._pr[(hook.id, subject)] = updated
-                outcome.pr_states.append((hook.id, subject, json.dumps(updated.to_json())))
+                state_json = json.dumps(updated.to_json())
+                outcome.pr_states.append(PRStateChange(hook.id, subject, state_json))
             states[subject] = updated or previous
         targets = list(states.items()) or [(event.subject or event.source, None)]
         for rule in hook.alerts:
@@ -64,18 +65,20 @@ class AlertTracker:
                     outcome.messages.append(message)
                 if active != result:
                     self._active[(hook.id, expression, subject)] = result
-                    outcome.alert_states.append((hook.id, expression, subject, result))
+                    outcome.alert_states.append(
+                        AlertStateChange(hook.id, expression, subject, result)
+                    )
         return outcome
 
     async def _pr_state(self, hook_id: str, subject: str) -> PRState | None:
         key = (hook_id, subject)
         if key not in self._pr:
-            stored = await self._store.windows.pr_state(hook_id, subject)
+            stored = await self._store.subjects.pr_state(hook_id, subject)
             self._pr[key] = PRState.from_json(json.loads(stored)) if stored else None
         return self._pr[key]
 
     async def _is_active(self, hook_id: str, rule: str, subject: str) -> bool:
         key = (hook_id, rule, subject)
         if key not in self._active:
-            self._active[key] = await self._store.windows.alert_active(hook_id, rule, subject)
+            self._active[key] = await self._store.subjects.alert_active(hook_id, rule, subject)
         return self._active[key]
