@@ -20,6 +20,10 @@ from typing import Any, cast
 from aiohttp import web
 from aiohttp.http import HttpProcessingError
 
+from bot.intake.api import PREFIX as API_PREFIX
+from bot.intake.api import ApiDeps, api_app
+from bot.intake.describe import add_describe
+from bot.intake.metrics import Metrics, add_metrics
 from bot.intake.writer import GroupCommitWriter
 from bot.store import Hook, NewDelivery, Rejection, Store, StoreError
 from parsers import SERVICES, ServiceSpec
@@ -77,6 +81,8 @@ class ServerDeps:
     max_body: int
     health: Callable[[], Awaitable[dict[str, Any]]]
     clock: Callable[[], float] = time.time
+    api: ApiDeps | None = None  # None: /api answers 404
+    metrics: Metrics = field(default_factory=Metrics)
 
 
 DEPS = web.AppKey("deps", ServerDeps)
@@ -375,9 +381,14 @@ async def _read_limited(request: web.Request, limit: int, within: float) -> byte
 
 
 async def _check(
-    spec: ServiceSpec, request: web.Request, secret: str, limit: int, body_timeout: float
+    spec: ServiceSpec,
+    request: web.Request,
+    hook: Hook,
+    secret: str,
+    limit: int,
+    body_timeout: float,
 ) -> tuple[bytes, str, str | None]:
-    """Run the cheap checks and the signature check.
+    """Run the cheap checks and the signature check (with the hook's options).
 
     Returns the verified body, the event name and the provider's delivery id (if any).
     """
@@ -396,7 +407,7 @@ async def _check(
             400, "missing headers", f"not a {spec.name} delivery: {spec.identify_hint}"
         )
     try:
-        spec.verify(request.headers, body, secret, {})
+        spec.verify(request.headers, body, secret, hook.options)
     except SignatureError as exc:
         raise RejectedError(401, "bad signature", str(exc)) from exc
     try:
@@ -414,6 +425,7 @@ async def receive_webhook(request: web.Request) -> web.Response:
     deps = request.app[DEPS]
     spec = SERVICES.get(request.match_info["service"])
     if spec is None or not spec.http:
+        deps.metrics.rejected("unknown", "unknown service")
         return _error(404, "unknown service")
     try:
         found = await deps.hooks.find(request.match_info["token"])
@@ -421,18 +433,20 @@ async def receive_webhook(request: web.Request) -> web.Response:
         log.exception("hook lookup failed")
         return _error(503, "database unavailable")
     if found is None or found[0].service != spec.name:
+        deps.metrics.rejected(spec.name, "unknown hook")
         return _error(404, "unknown hook")
     hook, secret = found
     guard = request.app[GUARD]
     try:
         body, event_name, delivery = await _check(
-            spec, request, secret, deps.max_body, guard.body_timeout
+            spec, request, hook, secret, deps.max_body, guard.body_timeout
         )
     except ClientGoneError:
         guard.quiet("client gone", "hook %s: the client closed the connection mid-body", hook.id)
         return _error(400, "incomplete body")  # nobody reads it: the connection is gone
     except RejectedError as rejected:
         log.info("hook %s: rejected delivery (%s): %s", hook.id, rejected.reason, rejected.message)
+        deps.metrics.rejected(spec.name, rejected.reason)
         if rejected.status == 408:
             guard.body_timeouts += 1
         try:
@@ -457,7 +471,8 @@ async def receive_webhook(request: web.Request) -> web.Response:
         return _error(503, "could not store the delivery; retry later")
     status = "accepted" if is_new else "duplicate"
     log.debug("hook %s: delivery %s %s", hook.id, delivery_id, status)
-    code = 200 if event_name == "ping" else 202
+    deps.metrics.delivered(spec.name, status)
+    code = 200 if event_name in spec.ok_events else 202  # a connection check gets a plain OK
     return web.json_response({"status": status, "delivery": delivery_id}, status=code)
 
 
@@ -521,6 +536,9 @@ def make_app(deps: ServerDeps, guard: ConnectionGuard | None = None) -> web.Appl
     app[GUARD] = guard
     app.router.add_post("/webhook/{service}/{token}", receive_webhook)
     app.router.add_get("/healthz", healthz)
+    add_describe(app)  # GET /webhook/{service}
+    add_metrics(app, deps.metrics, deps.store, deps.health)
+    app.add_subapp(API_PREFIX, api_app(deps.api))
     return app
 
 
