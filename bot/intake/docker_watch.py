@@ -413,30 +413,42 @@ class HostWatcher:
         self.status.connected_since = self._clock()
         log.info("docker %s: watching %s (since %s)", self.host.name, self.host.url, since)
         queue: asyncio.Queue[Any] = asyncio.Queue(QUEUE_SIZE)
+        abandoned = threading.Event()  # this session is over: its reader must not wait
         reader = threading.Thread(
             target=self._pump,
-            args=(stream, asyncio.get_running_loop(), queue),
+            args=(stream, asyncio.get_running_loop(), queue, abandoned),
             name=f"docker-events-{self.host.name}",
             daemon=True,
         )
         reader.start()
-        if reconcile:
-            await self._reconcile(client, self._cursor)
-        return await self._consume(queue, client)
+        try:
+            if reconcile:
+                await self._reconcile(client, self._cursor)
+            return await self._consume(queue, client)
+        finally:
+            abandoned.set()
 
-    def _pump(self, stream: Iterable[Any], loop: asyncio.AbstractEventLoop, queue: Any) -> None:
+    def _pump(
+        self,
+        stream: Iterable[Any],
+        loop: asyncio.AbstractEventLoop,
+        queue: Any,
+        abandoned: threading.Event,
+    ) -> None:
         """Read the blocking stream (reader thread); hand each event to the loop."""
         reason = "the event stream ended (dockerd stopped or restarted?)"
         try:
             for event in stream:
-                if not self._hand_over(loop, queue, event):
+                if not self._hand_over(loop, queue, event, abandoned):
                     return
         except Exception as exc:  # a broken stream is a disconnect like any other
             reason = f"the event stream broke: {_one_line(exc)}"
-        self._hand_over(loop, queue, (_END, reason))
+        self._hand_over(loop, queue, (_END, reason), abandoned)
 
-    def _hand_over(self, loop: asyncio.AbstractEventLoop, queue: Any, item: Any) -> bool:
-        """Put an item on the loop's queue, waiting while it is full; False when stopping."""
+    def _hand_over(
+        self, loop: asyncio.AbstractEventLoop, queue: Any, item: Any, abandoned: threading.Event
+    ) -> bool:
+        """Put an item on the loop's queue, waiting while it is full; False once abandoned."""
         try:
             future = asyncio.run_coroutine_threadsafe(queue.put(item), loop)
         except RuntimeError:  # the loop is closed
@@ -446,7 +458,7 @@ class HostWatcher:
                 future.result(timeout=0.5)
                 return True
             except concurrent.futures.TimeoutError:
-                if self._stopping:
+                if self._stopping or abandoned.is_set():
                     future.cancel()
                     return False
             except (concurrent.futures.CancelledError, RuntimeError):
@@ -497,15 +509,16 @@ class HostWatcher:
         hooks = await self._hooks()
         deliveries: list[NewDelivery] = []
         newest = 0
-        self._prefetch(events, client)
+        watched = [event for event in events if _watched(event, hooks)]
+        self._prefetch(watched, client)
         try:
             for event in events:
                 at = _nanos(event)
                 newest = max(newest, at)
                 self._note_seen(event, at)
                 key = f"{event.get('id')}:{event.get('Action')}:{at}"
-                if key in self._memory.keys:
-                    continue  # `since=` the cursor replays the cursor's own event
+                if key in self._memory.keys or not _watched(event, hooks):
+                    continue  # the cursor's own event replayed by `since=`; or no hook's
                 self._memory.keys.remember(key, True)
                 envelope = await self._envelope(event, at, client)
                 if envelope is not None:
@@ -772,7 +785,12 @@ class HostWatcher:
             self._forget_fetches()
 
     async def _reconcile_listed(self, client: EngineClient, cursor: int) -> None:
+        hooks = await self._hooks()
+        if not hooks:
+            return  # nobody to tell: the next hook starts from now
         listed = await self._call(client.containers, all=True)
+        for entry in listed:  # inspected in the host's threads at once
+            self._fetch("inspect", str(entry.get("Id") or ""), client)
         found: list[tuple[int, dict[str, Any], dict[str, JSON]]] = []
         for entry in listed:
             ident = str(entry.get("Id") or "")
@@ -794,7 +812,6 @@ class HostWatcher:
                 envelopes.append(built)
         if not envelopes:
             return
-        hooks = await self._hooks()
         deliveries = [d for e in envelopes for d in self._deliveries(e, hooks)]
         inserted = await self._store.inbox.write_batch(deliveries, []) if deliveries else []
         new = sum(inserted)
@@ -831,6 +848,14 @@ def _death_event(ident: str, finished: int, facts: Mapping[str, JSON]) -> dict[s
         "time": finished // SECOND,
         "timeNano": finished,
     }
+
+
+def _watched(event: Mapping[str, Any], hooks: Sequence[Hook]) -> bool:
+    """Say whether any hook receives an event: image events go to all, containers by glob."""
+    if event.get("Type") != "container":
+        return bool(hooks)
+    name = ((event.get("Actor") or {}).get("Attributes") or {}).get("name")
+    return any(_watches(hook, str(name or "")) for hook in hooks)
 
 
 def _watches(hook: Hook, container: str) -> bool:

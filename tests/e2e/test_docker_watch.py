@@ -363,3 +363,21 @@ async def test_stop_is_prompt_mid_stream_mid_fetch_and_mid_backoff(
         assert app.docker is not None
         await app.docker.stop()
         assert time.monotonic() - began < 1.0
+
+
+async def test_what_no_hook_watches_is_not_fetched(tmp_path: Path, engine: FakeDocker) -> None:
+    """Deaths of containers outside every hook's glob cost no inspect and no log read."""
+    async with hookbot(tmp_path, ("local", engine)) as (app, sink):
+        await add_hook(app, containers="api*")
+        await connected(app)
+        other = engine.run("worker")
+        engine.die("worker", 1)
+        watched = engine.run("api-1")
+        engine.die("api-1", 1)
+        await sink.wait_for(1)
+        assert await quiet(sink) == 1
+        paths = [path for path, _ in engine.requests]
+        assert not [p for p in paths if other.id in p]
+        assert [p for p in paths if watched.id in p]
+        assert watcher(app).cursor is not None
+        assert watcher(app).status.last_event == "die api-1"
