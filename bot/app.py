@@ -25,8 +25,9 @@ import aiohttp
 from bot.chat.commands import HookCommands
 from bot.chat.discord_bot import DiscordComponent, HookBot, point_at
 from bot.config import Settings, listen_error, watched_docker_hosts
+from bot.delivery.destinations import Forwards, SinkFactory, sink_factory
+from bot.delivery.http import guarded_session
 from bot.delivery.outbox import Outbox
-from bot.delivery.sinks import SinkFactory, sink_factory
 from bot.intake.api import ApiDeps
 from bot.intake.docker_streams import DockerView
 from bot.intake.docker_watch import DockerWatch
@@ -197,12 +198,21 @@ async def running(
         stack.push_async_callback(store.close)
         session = aiohttp.ClientSession()
         stack.push_async_callback(session.close)
+        # Forwards have a session of their own: every connection checked by the guard.
+        forward_session = guarded_session(settings.hookbot_forward_allow)
+        stack.push_async_callback(forward_session.close)
+        forwards = Forwards(
+            forward_session, store.forwards.secret, settings.hookbot_forward_allow, clock
+        )
 
         pipeline_wake = asyncio.Event()  # set by the writer and by edits (`test`, `replay`)
         pipeline_idle = asyncio.Event()  # clear while the pipeline queues a backlog
         bot = HookBot() if settings.discord_token else None
         outbox = Outbox(
-            store, sinks or sink_factory(session, console, bot), clock, upstream_idle=pipeline_idle
+            store,
+            sinks or sink_factory(session, console, bot, forwards),
+            clock,
+            upstream_idle=pipeline_idle,
         )
         windows = WindowFlusher(store, outbox.notify, clock)
         writer = GroupCommitWriter(store, on_commit=pipeline_wake.set)
@@ -239,6 +249,7 @@ async def running(
             on_change=_each(hook_cache.forget, windows.notify, pipeline_wake.set),
             remote=wiring.github_hooks(settings, store, clock),
             docker=DockerView(tuple(w.host for w in docker), docker.statuses),
+            forward_allow=settings.hookbot_forward_allow,
         )
         tunnel_urls = TunnelUrls(urls, store, service, clock)
         tunnel = wiring.tunnel(settings, tunnel_urls.changed)

@@ -23,6 +23,7 @@ from bot.config import (
     watched_docker_hosts,
 )
 from bot.core.verbs import (
+    AddForward,
     Aggregate,
     AlertIf,
     Create,
@@ -32,6 +33,7 @@ from bot.core.verbs import (
     Events,
     Filter,
     Format,
+    Forward,
     Help,
     Hosts,
     Info,
@@ -44,10 +46,12 @@ from bot.core.verbs import (
     Rotate,
     SendTest,
     ShowAll,
+    TryOne,
     VerbError,
     parse_command,
 )
 from bot.core.wording import format_duration, state_word, window_words
+from bot.delivery.words import attempt_words, forward_words
 from bot.intake.docker_streams import DockerView
 from bot.service import (
     HookCredentials,
@@ -99,6 +103,10 @@ hookbot hook <verb> [<ref>] [args]   (the service-first order works too: hook gi
   aggregate <ref> 5m | off          one digest per UTC-aligned window (1m–24h) instead of each event
   alert-if <ref> "<expression>" [--mention ROLE_ID] | list | remove <n>
                                    an extra ⚡ alert when a rule turns true (PR approvals, checks…)
+  forward <ref> <url> [--events push,pr] [--header K:V]... [--retries 0-10] [--timeout 5-300]
+          [--body <template>] | list | remove <n> | test <n>
+                                   POST every event the hook posts to your endpoint as signed
+                                   JSON (Standard Webhooks); the secret is shown once
   rotate <ref> [--grace 24h] [--json]
                                    new URL token and secret; the old ones work during the grace
 
@@ -128,7 +136,11 @@ def _with_store(settings: Settings, work: Callable[[HookService, Store], Awaitab
             base_url = await wiring.shown_base_url(settings, store)
             docker = DockerView(watched_docker_hosts(settings.docker_hosts))
             service = HookService(
-                store, base_url, remote=wiring.github_hooks(settings, store), docker=docker
+                store,
+                base_url,
+                remote=wiring.github_hooks(settings, store),
+                docker=docker,
+                forward_allow=settings.hookbot_forward_allow,
             )
             return await work(service, store)
         finally:
@@ -246,6 +258,9 @@ def _print_hook(details: HookDetails) -> None:
         print(f"  {'every event' if kind == '*' else kind}: {source}")
     for kind, source in sorted(shared.items()):
         print(f"  {kind} (shared by {details.shared_by}): {source}")
+    print(f"{'Forwards:':<15}none" if not details.forwards else "Forwards:")
+    for item in details.forwards:
+        print(f"  {item.number}. {forward_words(item)}")
 
 
 def _print_list(hooks: Sequence[Hook]) -> None:
@@ -272,7 +287,7 @@ def _print_logs(entries: Sequence[LogEntry]) -> None:
             e.delivery_id or "-",
             e.outcome,
             e.kind or "-",
-            (e.detail or "")[:120],
+            attempt_words(e)[:160],
         )
         for e in entries
     ]
@@ -418,6 +433,8 @@ async def _answer(
                 print(f"✅ {hook.id} posts a digest every {every} (UTC-aligned windows)")
         case AlertIf():
             await _alert_if(service, request)
+        case Forward():
+            await _forward(service, request)
         case Hosts():
             now = time.time()
             for status in await service.docker_hosts():
@@ -464,6 +481,35 @@ async def _alert_if(service: HookService, request: AlertIf) -> None:
                 print(f"Tick these GitHub webhook events: {', '.join(needs)}")
         case _:
             raise InvalidInputError("alert-if takes list, remove <n> or a rule")
+
+
+async def _forward(service: HookService, request: Forward) -> None:
+    ref = request.ref
+    match request.sub, request.add:
+        case ShowAll(), _:
+            hook, forwards = await service.list_forwards(ref)
+            for item in forwards:
+                print(f"{item.number}. {forward_words(item)}")
+            if not forwards:
+                print(f"{hook.id} has no forwards")
+        case RemoveOne(number), _:
+            hook, removed, dropped = await service.remove_forward(ref, number)
+            extra = f"; {dropped} queued request(s) dropped" if dropped else ""
+            print(f"✅ {hook.id}: removed forward {number} ({removed.url}){extra}")
+        case TryOne(number), _:
+            hook, tried, entry = await service.test_forward(ref, number)
+            mark = "❌" if entry.failed else "✅"
+            print(f"{mark} {hook.id}: forward {tried.number} test {attempt_words(entry)}")
+        case None, AddForward() as add:
+            hook, added = await service.add_forward(ref, add)
+            print(f"✅ {hook.id}: forward {added.number} → {added.url}")
+            print(f"Secret: {added.secret}")  # shown once, on stdout, where secrets go
+            print(
+                "Requests carry webhook-id, webhook-timestamp and webhook-signature "
+                "(Standard Webhooks) and X-Hookbot-Signature-256"
+            )
+        case _:
+            raise InvalidInputError("forward takes a URL, list, remove <n> or test <n>")
 
 
 async def _print_replay(service: HookService, delivery: str) -> None:

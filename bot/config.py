@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
+from bot.delivery.guard import IPNetwork, parse_allow
+
 log = logging.getLogger(__name__)
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -142,6 +144,7 @@ class Settings:
     github_api_base: str | None = None
     docker_hosts: tuple[DockerHost, ...] = ()
     hookbot_api_token: str | None = None
+    hookbot_forward_allow: tuple[IPNetwork, ...] = ()  # networks forwards may reach anyway
     log_level: str | None = None  # unset: INFO for `hookbot run`, WARNING for the other commands
 
     @classmethod
@@ -198,6 +201,10 @@ class Settings:
                 f"HOOKBOT_API_TOKEN must be at least {MIN_API_TOKEN} characters "
                 "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')"
             )
+        try:
+            forward_allow = parse_allow(text("HOOKBOT_FORWARD_ALLOW") or "")
+        except ValueError as exc:
+            raise ConfigError(f"HOOKBOT_FORWARD_ALLOW: {exc}") from None
         return cls(
             discord_token=text("DISCORD_TOKEN"),
             discord_api_base=url("DISCORD_API_BASE"),
@@ -216,6 +223,7 @@ class Settings:
             github_api_base=url("GITHUB_API_BASE"),
             docker_hosts=hosts,
             hookbot_api_token=api_token,
+            hookbot_forward_allow=forward_allow,
             log_level=level,
         )
 

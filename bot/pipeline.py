@@ -7,7 +7,7 @@ import functools
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from types import MappingProxyType
 
@@ -16,9 +16,25 @@ from bot.alerting import AlertTracker
 from bot.core.alerts import pr_state_events
 from bot.core.filters import FilterSet, parse_filter
 from bot.core.selection import Selection, selected_event_names
+from bot.delivery.forwarding import forward_rows
 from bot.delivery.outbox import make_nonce
 from bot.parse_pool import ParsePool, ParseTimeoutError, UnknownServiceError
-from bot.store import Completion, Hook, InboxRow, LogEntry, NewOutbox, Store, StoreError
+from bot.store import (
+    AlertMisses,
+    AlertStateChange,
+    Completion,
+    FilterCount,
+    Hook,
+    HookStatus,
+    InboxRow,
+    LogEntry,
+    NewHeldEvent,
+    NewOutbox,
+    PRStateChange,
+    Store,
+    StoreError,
+)
+from bot.store.forwards import Forward
 from bot.windows import held_json, window_end
 from formatters.message import Message, clamp, message_to_json
 from formatters.render import TemplateError, render_default, render_user
@@ -60,11 +76,17 @@ def find_template(
     return None
 
 
-def render_with(source: str | None, event: Event) -> Rendered:
-    """Render with a user template, falling back to the default when it fails."""
+def render_with(
+    source: str | None, event: Event, payload: Callable[[], JSON] | None = None
+) -> Rendered:
+    """Render with a user template, falling back to the default when it fails.
+
+    `payload` returns the delivery's raw JSON; it is called only for a template that
+    reads `payload`.
+    """
     if source:
         try:
-            message = render_user(source, event)
+            message = render_user(source, event, payload)
         except TemplateError as exc:
             return Rendered(clamp(render_default(event)), f"template failed, default used: {exc}")
         if message.content.strip():
@@ -132,15 +154,26 @@ class Pipeline:
         clock: Callable[[], float] = time.time,
         intake_busy: Callable[[], bool] = lambda: False,
         parse_pool: ParsePool | None = None,
+        enrich: Callable[[Event], Awaitable[Event]] | None = None,
+        *,
+        idle: asyncio.Event | None = None,
+        wake: asyncio.Event | None = None,
     ) -> None:
+        """`enrich` adds what a payload lacks to an event just before it is rendered.
+
+        It is the Files line from GitHub's API (bot/integrations/commit_files.py); it
+        never raises. `idle` (set while no backlog is queued) and `wake` may be made
+        first and shared: the outbox waits on `idle`, the writer sets `wake`.
+        """
         self._store = store
+        self._enrich = enrich
         self._parse_pool = parse_pool or ParsePool()
         self._on_queued = on_queued
         self._intake_busy = intake_busy
-        self.idle = asyncio.Event()  # clear while a backlog is being queued
+        self.idle = idle if idle is not None else asyncio.Event()  # clear during a backlog
         self.idle.set()
         self._clock = clock
-        self._wake = asyncio.Event()
+        self._wake = wake if wake is not None else asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._drain_until = 0.0
@@ -238,6 +271,7 @@ class Pipeline:
         """
         now = self._clock()
         hooks = await self._store.hooks.get_many({row.hook_id for row in rows})
+        forwards = await self._store.forwards.of_hooks(hooks)
         channels: dict[tuple[str, str], Mapping[tuple[str, str], str]] = {}
         tracker = AlertTracker(self._store)
         completions: list[Completion] = []
@@ -251,7 +285,11 @@ class Pipeline:
                 if where not in channels:
                     channels[where] = await self._store.hooks.channel_templates(*where)
                 templates = channels[where]
-            completions.append(await self._complete_safely(row, rules, templates, tracker, now))
+            completions.append(
+                await self._complete_safely(
+                    row, rules, templates, tracker, now, forwards.get(row.hook_id, ())
+                )
+            )
             worked = time.monotonic() - slice_start
             if worked < SLICE_SECONDS:
                 await asyncio.sleep(0)  # let requests in between rows
@@ -274,17 +312,18 @@ class Pipeline:
         channel_templates: Mapping[tuple[str, str], str],
         tracker: AlertTracker,
         now: float,
+        forwards: Sequence[Forward] = (),
     ) -> Completion:
         """Complete one delivery; a bug on one delivery fails it, not the worker."""
         try:
-            return await self._complete(row, rules, channel_templates, tracker, now)
+            return await self._complete(row, rules, channel_templates, tracker, now, forwards)
         except StoreError:
             raise
         except Exception as exc:
             log.exception("hook %s: delivery %s: pipeline error", row.hook_id, row.delivery_id)
             detail = f"pipeline error: {exc!r}"
             entry = LogEntry(now, "error", row.hook_id, row.delivery_id, row.event_name, detail)
-            return Completion(row.id, (), [entry], (row.hook_id, "error", detail))
+            return Completion(row.id, (), [entry], HookStatus(row.hook_id, "error", detail))
 
     async def _complete(
         self,
@@ -293,6 +332,7 @@ class Pipeline:
         channel_templates: Mapping[tuple[str, str], str],
         tracker: AlertTracker,
         now: float,
+        forwards: Sequence[Forward] = (),
     ) -> Completion:
         entries: list[LogEntry] = []
 
@@ -303,20 +343,24 @@ class Pipeline:
             note("skipped", "the hook was deleted")
             return Completion(row.id, (), entries)
         hook = rules.hook
-        events, error = await self._parse(row)
+        events, error = await self._parse(row, hook.options)
         if error is not None:
             outcome, detail = error
             note(outcome, detail, row.event_name)
             status_error = detail if outcome == "error" else None
-            return Completion(row.id, (), entries, (hook.id, outcome, status_error))
+            return Completion(row.id, (), entries, HookStatus(hook.id, outcome, status_error))
         if not hook.enabled:
             note("skipped", "the hook is off", row.event_name)
-            return Completion(row.id, (), entries, (hook.id, "skipped", None))
+            return Completion(row.id, (), entries, HookStatus(hook.id, "skipped"))
+        # Decoded at most once, and only for a template that reads `payload`.
+        payload_of = functools.cache(
+            functools.partial(SERVICES[row.service].payload_of, row.headers, row.body)
+        )
         outbox: list[NewOutbox] = []
         counts: dict[str, list[int]] = {}
-        held: list[tuple[str, float, str, str]] = []
-        pr_states: list[tuple[str, str, str]] = []
-        alert_states: list[tuple[str, str, str, bool]] = []
+        held: list[NewHeldEvent] = []
+        pr_states: list[PRStateChange] = []
+        alert_states: list[AlertStateChange] = []
         misses = 0
         last_error: str | None = None
 
@@ -333,6 +377,17 @@ class Pipeline:
                 )
             )
 
+        def forward(event: Event, part: str, alert: str | None = None) -> None:
+            """Queue the event (or its alert) for each of the hook's forwards."""
+            nonlocal last_error
+            queued = forward_rows(
+                forwards, event, delivery=row.delivery_id, part=part, now=now, alert=alert
+            )
+            outbox.extend(queued.rows)
+            for error in queued.body_errors:
+                last_error = error
+                note("template-error", error, event.kind)
+
         for part, event in enumerate(events):
             # State and alert rules see every event, before selection, filters and windows.
             observed = await tracker.observe(hook, event)
@@ -342,6 +397,7 @@ class Pipeline:
             for n, alert in enumerate(observed.messages):
                 queue(alert, f"{part}:alert:{n}")
                 note("alert", alert.content[:200], event.kind)
+                forward(event, f"{part}:alert:{n}", alert.content)
             if not rules.selection.selects(event.kind):
                 note("dropped", f"{event.kind} is not in the hook's events", event.kind)
                 continue
@@ -355,15 +411,19 @@ class Pipeline:
                 ]
                 note("dropped", f"filter {', '.join(failed)}", event.kind)
                 continue
+            forward(event, str(part))
             connection_check = is_connection_check(hook, event)
             if hook.window_seconds and not connection_check:
                 end = window_end(now, hook.window_seconds)
-                held.append((hook.id, end, held_json(event, hook.window_seconds), row.delivery_id))
+                event_json = held_json(event, hook.window_seconds)
+                held.append(NewHeldEvent(hook.id, end, event_json, row.delivery_id))
                 note("held", f"in the window ending {end:.0f}", event.kind)
                 continue
             if connection_check:
                 event = with_missing_events(hook, event)
-            rendered = render_with(find_template(hook, event, channel_templates), event)
+            if self._enrich is not None:
+                event = await self._enrich(event)
+            rendered = render_with(find_template(hook, event, channel_templates), event, payload_of)
             if rendered.template_error:
                 last_error = rendered.template_error
                 note("template-error", rendered.template_error, event.kind)
@@ -374,18 +434,21 @@ class Pipeline:
             row.id,
             outbox,
             entries,
-            (hook.id, status, last_error),
-            [(hook.id, text, k, d) for text, (k, d) in counts.items()],
+            HookStatus(hook.id, status, last_error),
+            [FilterCount(hook.id, text, k, d) for text, (k, d) in counts.items()],
             held=held,
             pr_states=pr_states,
             alert_states=alert_states,
-            alert_misses=[(hook.id, misses)],
+            alert_misses=[AlertMisses(hook.id, misses)],
             at=now,
         )
 
-    async def _parse(self, row: InboxRow) -> tuple[list[Event], tuple[str, str] | None]:
+    async def _parse(
+        self, row: InboxRow, options: Mapping[str, JSON]
+    ) -> tuple[list[Event], tuple[str, str] | None]:
+        """Parse a delivery with its hook's options; the error is (outcome, detail)."""
         try:
-            events = await self._parse_pool.parse(row.service, row.headers, row.body)
+            events = await self._parse_pool.parse(row.service, row.headers, row.body, options)
         except UnknownServiceError as exc:
             return [], ("error", str(exc))
         except ParseTimeoutError as exc:

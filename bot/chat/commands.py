@@ -12,12 +12,14 @@ import time
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import cast
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from bot.core.verbs import (
+    AddForward,
     Aggregate,
     AlertIf,
     Create,
@@ -27,6 +29,7 @@ from bot.core.verbs import (
     Events,
     Filter,
     Format,
+    Forward,
     Help,
     Hosts,
     Info,
@@ -39,10 +42,12 @@ from bot.core.verbs import (
     Rotate,
     SendTest,
     ShowAll,
+    TryOne,
     VerbError,
     parse_command,
 )
 from bot.core.wording import format_duration, state_word, window_words
+from bot.delivery.words import attempt_words, forward_words
 from bot.service import (
     AmbiguousRefError,
     HookCredentials,
@@ -82,6 +87,9 @@ unhealthy containers, restart loops, builds · `!hook docker hosts` each host's 
 `!hook events <ref> push,pr,-star` choose events · `!hook filter <ref> author!=dependabot[bot]`
 `!hook format <ref> "🔔 {{event}}: {{message}}"` your own format (`reset`, `--preview`)
 `!hook aggregate <ref> 5m` one digest per window · `!hook alert-if <ref> "pr.reviews >= 2"`
+`!hook forward <ref> https://… [--events push] [--header K:V] [--retries 3] [--timeout 30] \
+[--body <json template>]` POST its events as signed JSON (secret by DM) · `list`, `remove <n>`, \
+`test <n>`
 
 `<ref>` is a hook id (`hook_001`) or a service (`github`) naming one hook in this channel.
 The service-first order works too: `!hook github on`. Every command is also `/hook …`."""
@@ -198,7 +206,10 @@ class HookCommands(commands.Cog):
         await self._run(ctx, text)
 
     async def _slash(self, interaction: discord.Interaction, *parts: str | None) -> None:
-        ctx: Context = await commands.Context.from_interaction(interaction)
+        # The Cog runs only in a commands.Bot (HookBot), which from_interaction requires.
+        ctx: Context = await commands.Context.from_interaction(
+            cast("discord.Interaction[commands.Bot]", interaction)
+        )
         await self._run(ctx, _words(*parts))
 
     async def _run(self, ctx: Context, text: str) -> None:
@@ -313,6 +324,8 @@ class HookCommands(commands.Cog):
                 await self._show_window(ctx, hook, seconds, released)
             case AlertIf():
                 await self._alert_if(ctx, request, scope)
+            case Forward():
+                await self._forward(ctx, request, scope)
             case Hosts(service):
                 now = time.time()
                 lines = [s.describe(now) for s in await self.service.docker_hosts()]
@@ -394,6 +407,8 @@ class HookCommands(commands.Cog):
             for n, (text, kept, dropped) in enumerate(details.filters, 1)
         )
         embed.add_field(name="Filters", value=filters[:1024] or "none", inline=False)
+        forwards = "\n".join(f"{f.number}. {forward_words(f)}" for f in details.forwards)
+        embed.add_field(name="Forwards", value=forwards[:1024] or "none", inline=False)
         templates = "\n".join(
             f"{'every event' if kind == '*' else kind}: `{source[:200]}`"
             for kind, source in sorted(hook.templates.items())
@@ -431,7 +446,7 @@ class HookCommands(commands.Cog):
         )
         lines = [
             f"{_when(e.at)} **{e.outcome}** {'' if request.ref else (e.hook_id or '-') + ' '}"
-            f"{e.kind or ''} `{e.delivery_id or '-'}` {(e.detail or '')[:120]}"
+            f"{e.kind or ''} `{e.delivery_id or '-'}` {attempt_words(e)[:160]}"
             for e in entries
         ]
         title = f"{request.ref or 'All hooks'}: ledger"
@@ -494,6 +509,58 @@ class HookCommands(commands.Cog):
                 "Windows end at UTC multiples of the window; alerts are never held.",
             )
         )
+
+    async def _forward(self, ctx: Context, request: Forward, scope: Scope) -> None:
+        ref = request.ref
+        match request.sub, request.add:
+            case ShowAll(), _:
+                hook, forwards = await self.service.list_forwards(ref, scope)
+                lines = [f"{f.number}. {forward_words(f)}" for f in forwards]
+                body = "\n".join(lines) or "none"
+                await ctx.send(embed=_embed(f"{hook.id} forwards", body, INFO_COLOR))
+            case RemoveOne(number), _:
+                hook, removed, dropped = await self.service.remove_forward(ref, number, scope)
+                extra = f"{dropped} queued request(s) dropped." if dropped else ""
+                title = f"✅ {hook.id}: removed forward {number}"
+                await ctx.send(embed=_embed(title, f"{removed.url}\n{extra}".strip()))
+            case TryOne(number), _:
+                hook, tried, entry = await self.service.test_forward(ref, number, scope)
+                color = ERROR_COLOR if entry.failed else OK_COLOR
+                mark = "❌" if entry.failed else "✅"
+                title = f"{mark} {hook.id}: forward {tried.number} test"
+                await ctx.send(embed=_embed(title, attempt_words(entry), color))
+            case None, AddForward() as add:
+                hook, added = await self.service.add_forward(ref, add, scope)
+                await self._show_forward_secret(ctx, hook.id, added.number, added.secret)
+                await ctx.send(
+                    embed=_embed(
+                        f"✅ {hook.id}: forward {added.number} added",
+                        f"{forward_words(added)}\nSigned with Standard Webhooks headers and "
+                        "X-Hookbot-Signature-256; the secret is shown once, privately.",
+                    )
+                )
+            case _:
+                raise InvalidInputError("forward takes a URL, list, remove <n> or test <n>")
+
+    async def _show_forward_secret(
+        self, ctx: Context, hook_id: str, number: int, secret: str
+    ) -> None:
+        """The forward's secret, once: by DM for `!hook`, ephemeral for `/hook`."""
+        text = f"{hook_id} forward {number}\nSecret: {secret}"
+        if ctx.interaction is not None:
+            await ctx.send(text, ephemeral=True)
+            return
+        try:
+            await ctx.author.send(text)
+        except discord.Forbidden:
+            await ctx.send(
+                embed=_embed(
+                    "❌ I could not DM you the forward's secret (your DMs are closed)",
+                    f"Remove it and add it again with `/hook forward`: `forward {hook_id} "
+                    f"remove {number}`.",
+                    ERROR_COLOR,
+                )
+            )
 
     async def _alert_if(self, ctx: Context, request: AlertIf, scope: Scope) -> None:
         ref = request.ref
@@ -689,6 +756,41 @@ class HookCommands(commands.Cog):
             interaction, "alert-if", ref, rule, f"--mention {mention}" if mention else None
         )
 
+    @slash.command(name="forward", description="POST this hook's events to your endpoint")
+    @app_commands.describe(
+        ref="hook id or service",
+        action="the endpoint URL (https://…); or list, remove <n>, test <n>",
+        events="only these events, e.g. push,pr (default: every event the hook posts)",
+        headers="extra headers, K:V separated by commas",
+        retries="tries after the first (0-10, default 3)",
+        timeout="seconds per try (5-300, default 30)",
+        body='a Jinja2 template that renders JSON, e.g. {"text": {{ title|tojson }}}',
+    )
+    async def slash_forward(
+        self,
+        interaction: discord.Interaction,
+        ref: str,
+        action: str,
+        events: str | None = None,
+        headers: str | None = None,
+        retries: app_commands.Range[int, 0, 10] | None = None,
+        timeout: app_commands.Range[int, 5, 300] | None = None,  # noqa: ASYNC109 - an option
+        body: str | None = None,
+    ) -> None:
+        """Add, list, remove or test forwards."""
+        header_words = [f"--header {h.strip()}" for h in (headers or "").split(",") if h.strip()]
+        await self._slash(
+            interaction,
+            "forward",
+            ref,
+            action,
+            f"--events {_patterns(events)}" if events else None,
+            *header_words,
+            f"--retries {retries}" if retries is not None else None,
+            f"--timeout {timeout}" if timeout is not None else None,
+            f"--body {body}" if body else None,
+        )
+
     @slash_on.autocomplete("ref")
     @slash_off.autocomplete("ref")
     @slash_info.autocomplete("ref")
@@ -700,6 +802,7 @@ class HookCommands(commands.Cog):
     @slash_filter.autocomplete("ref")
     @slash_aggregate.autocomplete("ref")
     @slash_alert_if.autocomplete("ref")
+    @slash_forward.autocomplete("ref")
     async def ref_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:

@@ -23,6 +23,7 @@ VERBS = frozenset(
         "aggregate",
         "alert-if",
         "replay",
+        "forward",
     }
 )
 KIND_WORD = re.compile(r"[a-z_]+(\.[a-z_]+)?")

@@ -268,6 +268,7 @@ Request = (
     | Format
     | Aggregate
     | AlertIf
+    | Forward
     | Hosts
 )
 
@@ -542,6 +543,7 @@ _VERB_PARSERS: dict[str, Callable[[str], Request]] = {
     "format": _format,
     "aggregate": _aggregate,
     "alert-if": _alert_if,
+    "forward": lambda rest: parse_forward(rest),  # defined below, with its helpers
     "help": lambda _rest: Help(),
 }
 

@@ -1,4 +1,10 @@
-"""Delivery workers: one per destination; retries with backoff and jitter; the ledger."""
+"""Delivery workers: one per destination key, in order; each destination's retry policy.
+
+The worker is generic: it claims the rows its Destination groups, sends them, and
+records what came back (status code, response time, try, error) through the
+outbox's finishing methods, which write the ledger's `out` lines. Payloads,
+coalescing and retry policies belong to the destinations (bot/delivery/destinations.py).
+"""
 
 from __future__ import annotations
 
@@ -6,42 +12,29 @@ import asyncio
 import collections
 import contextlib
 import hashlib
-import json
 import logging
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from bot.aio import wait_event
-from bot.delivery.sinks import (
+from bot.delivery.base import (
+    Destination,
     PermanentSinkError,
     RejectedMessageError,
-    Sink,
     SinkFactory,
     TransientSinkError,
 )
+from bot.delivery.messages import as_destination
 from bot.redact import redact
-from bot.store import OutboxRow, Store, StoreError
-from formatters.message import LIMITS, Message, embed_size, message_from_json
+from bot.store import AttemptResult, OutboxRow, Store, StoreError
 
 log = logging.getLogger(__name__)
 
-BACKOFF_BASE = 1.0
-BACKOFF_CAP = 300.0
 POLL_SECONDS = 5.0
-SEND_TIMEOUT = 60.0
 NONCE_LENGTH = 25
 LINGER_SECONDS = 0.25
 BURST_ROWS_PER_SECOND = 8  # Discord allows about 1 post/s per channel
-
-
-def backoff(attempts: int, retry_after: float | None, rng: Callable[[], float]) -> float:
-    """Return the delay before the next try: exponential with jitter, at least retry_after."""
-    exponential: float = min(BACKOFF_CAP, BACKOFF_BASE * 2.0 ** max(0, attempts - 1))
-    delay = exponential * (0.5 + rng() / 2)
-    if retry_after is not None:
-        delay = max(delay, retry_after)
-    return delay
 
 
 def make_nonce(hook_id: str, delivery_id: str, part: int | str) -> str:
@@ -51,7 +44,7 @@ def make_nonce(hook_id: str, delivery_id: str, part: int | str) -> str:
 
 
 class Outbox:
-    """Deliver queued messages: one worker task per destination, in order, retried."""
+    """Deliver queued rows: one worker task per destination, in order, retried."""
 
     def __init__(
         self,
@@ -60,14 +53,18 @@ class Outbox:
         clock: Callable[[], float] = time.time,
         rng: Callable[[], float] = random.random,
         upstream_idle: asyncio.Event | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        """`sleep` waits for a retry or a quota (tests pass one that moves their clock)."""
         self._store = store
         self._sinks = sinks
         self._clock = clock
         self._rng = rng
+        self._sleep = sleep
         self.upstream_idle = upstream_idle  # set once the pipeline exists
         self._wake = asyncio.Event()
         self._workers: dict[str, asyncio.Task[None]] = {}
+        self._destinations: dict[str, Destination] = {}
         self._claimed: dict[str, collections.deque[tuple[float, int]]] = {}
         self._dispatcher: asyncio.Task[None] | None = None
         self._stopping = False
@@ -119,35 +116,48 @@ class Outbox:
                 task = self._workers.get(destination)
                 if task is None or task.done():
                     self._workers[destination] = asyncio.create_task(
-                        self._work(destination), name=f"outbox:{destination[:40]}"
+                        self._work(destination), name=f"outbox:{redact(destination)[:40]}"
                     )
 
-    async def _work(self, destination: str) -> None:
+    def _destination(self, key: str) -> Destination:
+        """The key's destination, built once (a forward's quota lives in it)."""
+        found = self._destinations.get(key)
+        if found is None:
+            found = as_destination(self._sinks(key), self._rng)
+            self._destinations[key] = found
+        return found
+
+    async def _work(self, key: str) -> None:
         while not self._stopping:
             try:
-                sink = self._sinks(destination)
+                destination = self._destination(key)
             except PermanentSinkError as exc:
-                await self._fail(destination, str(exc))
+                await self._fail(key, str(exc))
                 return
-            if sink.coalesces and self._bursting(destination):
+            wait = destination.wait_seconds()
+            if wait > 0:
+                log.info("outbox %s: quota reached, next send in %.0fs", redact(key), wait)
+                await self._sleep(wait)
+                continue
+            if destination.coalescing and self._bursting(key):
                 await self._linger()
             try:
                 claimed = await self._store.outbox.claim_group(
-                    destination, self._clock(), group_size if sink.coalesces else _one
+                    key, self._clock(), destination.group_size
                 )
             except StoreError:
-                log.exception("outbox %s: claim failed", redact(destination))
+                log.exception("outbox %s: claim failed", redact(key))
                 await asyncio.sleep(POLL_SECONDS)
                 continue
             if claimed is None:
                 return
             if isinstance(claimed, float):
-                await asyncio.sleep(max(0.0, claimed - self._clock()))
+                await self._sleep(max(0.0, claimed - self._clock()))
                 continue
-            self._claimed.setdefault(destination, collections.deque()).append(
+            self._claimed.setdefault(key, collections.deque()).append(
                 (time.monotonic(), len(claimed))
             )
-            await self._deliver(sink, claimed)
+            await self._deliver(destination, claimed)
 
     def _bursting(self, destination: str) -> bool:
         """Return True when rows for this destination came faster than it can take them."""
@@ -173,95 +183,46 @@ class Outbox:
         log.error("outbox %s: %s", redact(destination), redact(reason))
         await self._store.hooks.fail_destination(destination, reason, self._clock())
 
-    async def _deliver(self, sink: Sink, rows: list[OutboxRow]) -> None:
+    async def _deliver(self, destination: Destination, rows: Sequence[OutboxRow]) -> None:
         head = rows[0]
+        key = redact(head.destination)
         ids = ", ".join(str(r.id) for r in rows)
         where = f"row(s) {ids} (hook {head.hook_id}, delivery {head.delivery_id})"
         try:
-            message = coalesce([message_from_json(json.loads(r.payload)) for r in rows])
-            # The group's nonce is its first row's: stable across retries and restarts.
-            receipt = await asyncio.wait_for(sink.send(message, nonce=head.nonce), SEND_TIMEOUT)
-        except TransientSinkError as exc:
-            delay = backoff(head.attempts, exc.retry_after, self._rng)
+            sent = await asyncio.wait_for(destination.send(rows), destination.send_timeout)
+        except (TransientSinkError, TimeoutError) as exc:
+            transient = exc if isinstance(exc, TransientSinkError) else None
+            error = str(exc) if transient is not None else "send timed out"
+            result = transient.result if transient is not None else AttemptResult(error=error)
+            retry_after = transient.retry_after if transient is not None else None
+            delay = destination.retry_delay(head, retry_after)
+            now = self._clock()
+            if delay is None:
+                reason = f"failed after {head.attempts} tries: {error}"
+                log.error("outbox %s: %s dead: %s", key, where, redact(reason))
+                await self._store.outbox.mark_dead(rows, reason, now, result=result)
+                return
             log.warning(
-                "outbox %s: %s failed, retry in %.1fs: %s",
-                redact(head.destination),
-                where,
-                delay,
-                redact(str(exc)),
+                "outbox %s: %s failed, retry in %.1fs: %s", key, where, delay, redact(error)
             )
-            now = self._clock()
-            await self._store.outbox.reschedule(rows, now + delay, str(exc), now)
-        except TimeoutError:
-            delay = backoff(head.attempts, None, self._rng)
-            now = self._clock()
-            await self._store.outbox.reschedule(rows, now + delay, "send timed out", now)
+            await self._store.outbox.reschedule(rows, now + delay, error, now, result=result)
         except PermanentSinkError as exc:
-            log.error("outbox %s: %s dead: %s", redact(head.destination), where, redact(str(exc)))
-            await self._store.outbox.mark_dead(rows, f"destination failed: {exc}", self._clock())
+            log.error("outbox %s: %s dead: %s", key, where, redact(str(exc)))
+            await self._store.outbox.mark_dead(
+                rows, f"destination failed: {exc}", self._clock(), result=exc.result
+            )
             await self._fail(head.destination, str(exc))
         except RejectedMessageError as exc:
             # A content problem: this message dies, the destination keeps working.
-            log.error(
-                "outbox %s: %s refused: %s", redact(head.destination), where, redact(str(exc))
+            log.error("outbox %s: %s refused: %s", key, where, redact(str(exc)))
+            await self._store.outbox.mark_dead(
+                rows, f"message refused: {exc}", self._clock(), result=exc.result
             )
-            await self._store.outbox.mark_dead(rows, f"message refused: {exc}", self._clock())
         except (ValueError, KeyError, TypeError) as exc:
             log.exception("outbox: %s has an unreadable payload", where)
             await self._store.outbox.mark_dead(rows, f"unreadable payload: {exc}", self._clock())
         else:
-            # Done only after the sink returned: at-least-once, with the nonce for Discord.
-            await self._store.outbox.mark_done(rows, self._clock(), receipt)
-
-
-def _one(candidates: Sequence[OutboxRow]) -> int:
-    return 1
-
-
-def _shape(message: Message) -> str:
-    if (message.embeds and message.content) or message.mention_roles:
-        return "mixed"
-    return "embeds" if message.embeds else "content"
-
-
-def group_size(candidates: Sequence[OutboxRow]) -> int:
-    """Return how many of the oldest ready rows fit one post.
-
-    Embed messages share a post up to 10 embeds and 6,000 characters; content-only
-    messages are joined up to 2,000 characters; the two are never mixed.
-    """
-    messages = []
-    for row in candidates:
-        try:
-            messages.append(message_from_json(json.loads(row.payload)))
-        except (ValueError, KeyError, TypeError):
-            break  # an unreadable row goes alone and dies alone
-    if not messages:
-        return 1
-    shape = _shape(messages[0])
-    if shape == "mixed":
-        return 1
-    taken, embeds, size, length = 0, 0, 0, -1
-    for message in messages:
-        if _shape(message) != shape:
-            break
-        if shape == "embeds":
-            embeds += len(message.embeds)
-            size += sum(embed_size(e) for e in message.embeds)
-            if embeds > LIMITS.embeds or size > LIMITS.total:
-                break
-        else:
-            length += len(message.content) + 1
-            if length > LIMITS.content:
-                break
-        taken += 1
-    return max(1, taken)
-
-
-def coalesce(messages: Sequence[Message]) -> Message:
-    """Join messages chosen by group_size into one post."""
-    if len(messages) == 1:
-        return messages[0]
-    if messages[0].embeds:
-        return Message(embeds=tuple(e for m in messages for e in m.embeds))
-    return Message(content="\n".join(m.content for m in messages))
+            # Done only after the destination answered: at-least-once, nonces for Discord.
+            await self._store.outbox.mark_done(
+                rows, self._clock(), sent.receipt, result=sent.result
+            )

@@ -23,6 +23,13 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.core.verbs import (
+    DEFAULT_FORWARD_RETRIES,
+    DEFAULT_FORWARD_TIMEOUT,
+    FORWARD_TIMEOUT_RANGE,
+    MAX_FORWARD_RETRIES,
+    AddForward,
+)
 from bot.redact import redact
 from bot.service import (
     HOOK_ID,
@@ -34,6 +41,7 @@ from bot.service import (
     setup_hint,
 )
 from bot.store import Hook, LogEntry, Store, StoreError
+from bot.store.forwards import Forward
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +53,7 @@ MAX_PAGE = 100_000
 STATUS_FILTERS = ("all", "failed")
 PATCHABLE = ("events", "filters", "aggregate", "enabled")  # applied in this order
 CREATE_FIELDS = ("service", "target", "events", "webhook_url", "channel_id", "new", "signed")
+FORWARD_FIELDS = ("url", "events", "headers", "retries", "timeout", "body")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -370,10 +379,98 @@ async def test_hook(request: web.Request) -> web.Response:
     return web.json_response({"hook": hook.id, "sent": what}, status=202)
 
 
-async def forwards_not_yet(request: web.Request) -> web.Response:
-    """/api/hooks/{id}/forwards…: not built yet (issue 17 item 1); 501."""
-    _hook_ref(request)
-    return _error(501, "forwards are not available yet")
+def forward_json(forward: Forward) -> dict[str, Any]:
+    """A forward as the API shows it: header names only (values may be credentials)."""
+    return {
+        "number": forward.number,
+        "id": forward.id,
+        "url": redact(forward.url),
+        "events": list(forward.events),
+        "headers": [name for name, _ in forward.headers],
+        "retries": forward.retries,
+        "timeout": forward.timeout,
+        "body": forward.body,
+        "created_at": _when(forward.created_at),
+    }
+
+
+def _forward_number(request: web.Request) -> int:
+    raw = request.match_info["n"]
+    if not raw.isdigit() or int(raw) < 1:
+        raise ApiError(404, f"no forward {raw}; forwards are numbered 1, 2, … as listed")
+    return int(raw)
+
+
+def _headers_of(body: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    value = body.get("headers", {})
+    if isinstance(value, dict) and all(isinstance(v, str) for v in value.values()):
+        return tuple((str(k), v) for k, v in value.items())
+    raise ApiError(400, 'headers must be an object of strings, e.g. {"X-Team": "ops"}')
+
+
+def _whole(body: Mapping[str, Any], name: str, default: int, low: int, high: int) -> int:
+    value = body.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ApiError(400, f"{name} must be a whole number from {low} to {high}")
+    return value
+
+
+async def list_forwards(request: web.Request) -> web.Response:
+    """GET /api/hooks/{id}/forwards: the hook's forwards, numbered."""
+    hook, forwards = await request.app[API].service.list_forwards(_hook_ref(request))
+    return web.json_response({"hook": hook.id, "forwards": [forward_json(f) for f in forwards]})
+
+
+async def add_forward(request: web.Request) -> web.Response:
+    """POST /api/hooks/{id}/forwards {"url", "events", "headers", "retries", "timeout", "body"}.
+
+    201 with the forward and its secret, shown this once.
+    """
+    service = request.app[API].service
+    ref = _hook_ref(request)
+    body = await _json_body(request)
+    _unknown(body, FORWARD_FIELDS)
+    url = _text(body, "url")
+    if not url or not url.startswith(("http://", "https://")):
+        raise ApiError(400, 'url is required: an http(s) URL, e.g. {"url": "https://…"}')
+    events = body.get("events")
+    if isinstance(events, list):
+        events = ",".join(_strings(body, "events"))
+    elif events is not None and not isinstance(events, str):
+        raise ApiError(400, "events must be a string (push,pr) or a list of strings")
+    low, high = FORWARD_TIMEOUT_RANGE
+    add = AddForward(
+        url=url,
+        events=events,
+        headers=_headers_of(body),
+        retries=_whole(body, "retries", DEFAULT_FORWARD_RETRIES, 0, MAX_FORWARD_RETRIES),
+        timeout_seconds=_whole(body, "timeout", DEFAULT_FORWARD_TIMEOUT, low, high),
+        body=_text(body, "body"),
+    )
+    hook, forward = await service.add_forward(ref, add)
+    shown = {"hook": hook.id, **forward_json(forward), "secret": forward.secret}
+    return web.json_response(shown, status=201)
+
+
+async def remove_forward(request: web.Request) -> web.Response:
+    """DELETE /api/hooks/{id}/forwards/{n}: remove forward n; its queued requests go."""
+    service = request.app[API].service
+    hook, forward, dropped = await service.remove_forward(
+        _hook_ref(request), _forward_number(request)
+    )
+    return web.json_response(
+        {"hook": hook.id, "removed": forward_json(forward), "dropped": dropped}
+    )
+
+
+async def test_forward(request: web.Request) -> web.Response:
+    """POST /api/hooks/{id}/forwards/{n}/test: send the last event (or a sample) now.
+
+    200 with the ledger line of the try (status code, response time, error).
+    """
+    service = request.app[API].service
+    hook, forward, entry = await service.test_forward(_hook_ref(request), _forward_number(request))
+    return web.json_response({"hook": hook.id, "forward": forward.number, **entry_json(entry)})
 
 
 @dataclass(frozen=True, slots=True)
@@ -394,8 +491,10 @@ ROUTES: tuple[Route, ...] = (
     Route("DELETE", "/api/hooks/{id}", delete_hook, "delete a hook"),
     Route("GET", "/api/hooks/{id}/deliveries", hook_deliveries, "the hook's ledger, paged"),
     Route("POST", "/api/hooks/{id}/test", test_hook, "send a test delivery"),
-    Route("*", "/api/hooks/{id}/forwards", forwards_not_yet, "forwards (not yet: 501)"),
-    Route("*", "/api/hooks/{id}/forwards/{n}", forwards_not_yet, "one forward (not yet: 501)"),
+    Route("GET", "/api/hooks/{id}/forwards", list_forwards, "the hook's forwards"),
+    Route("POST", "/api/hooks/{id}/forwards", add_forward, "add a forward (its secret, once)"),
+    Route("DELETE", "/api/hooks/{id}/forwards/{n}", remove_forward, "remove forward n"),
+    Route("POST", "/api/hooks/{id}/forwards/{n}/test", test_forward, "send to forward n now"),
 )
 
 

@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 
 from bot.store import inbox, ledger, outbox
 from bot.store.base import transaction
+from bot.store.forwards import ForwardRepo
 from bot.store.hooks import HookRepo
 from bot.store.inbox import InboxRepo
 from bot.store.ledger import LedgerRepo
@@ -162,6 +163,7 @@ class Store:
         self.windows = WindowRepo(self)
         self.subjects = SubjectRepo(self)
         self.sources = SourceRepo(self)
+        self.forwards = ForwardRepo(self)
 
     @classmethod
     async def open(cls, path: str) -> Store:

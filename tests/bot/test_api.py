@@ -326,8 +326,9 @@ async def test_test_without_data_sends_the_bundled_sample_of_that_kind(api: Api)
         ("POST", "/api/hooks/{id}/test", b'{"sample_data": [1]}', 400, "JSON object"),
         ("POST", "/api/hooks/{id}/test", b'{"kind": "no_such_kind"}', 400, "no_such_kind"),
         ("PUT", "/api/hooks", b"{}", 405, "method not allowed"),
-        ("GET", "/api/hooks/{id}/forwards", None, 501, "forwards"),
-        ("POST", "/api/hooks/{id}/forwards", b"{}", 501, "forwards"),
+        ("POST", "/api/hooks/{id}/forwards", b"{}", 400, "url is required"),
+        ("POST", "/api/hooks/{id}/forwards", b'{"url": "http://10.0.0.1/"}', 400, "public"),
+        ("DELETE", "/api/hooks/{id}/forwards/1", None, 400, "0 forward(s)"),
         ("GET", "/api/nothing/here", None, 404, "not found"),
     ],
 )

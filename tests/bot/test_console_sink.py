@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from bot.delivery.sinks import ConsoleSink, strip_controls
+from bot.delivery.console import ConsoleSink, strip_controls
 from formatters.message import Embed, EmbedField, Message
 
 # Every C0 control but \n and \t, DEL, and every C1 control.

@@ -13,7 +13,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.app import running
-from bot.delivery.sinks import TransientSinkError
+from bot.delivery.base import TransientSinkError
 from bot.intake.describe import SECRET_PLACEHOLDER, URL_PLACEHOLDER
 from bot.intake.metrics import Metrics
 from bot.store import Store

@@ -7,8 +7,9 @@ import json
 
 import pytest
 
-from bot.delivery.outbox import BACKOFF_CAP, Outbox, backoff, coalesce, group_size
-from bot.delivery.sinks import PermanentSinkError, RejectedMessageError, TransientSinkError
+from bot.delivery.base import PermanentSinkError, RejectedMessageError, TransientSinkError
+from bot.delivery.messages import BACKOFF_CAP, backoff, coalesce, group_size
+from bot.delivery.outbox import Outbox
 from bot.store import DEAD, DONE, Completion, NewDelivery, NewOutbox, OutboxRow, Store
 from formatters.message import Embed, Message, message_to_json
 

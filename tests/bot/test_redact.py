@@ -13,8 +13,10 @@ import pytest
 from aiohttp import web
 
 from bot.cli import _configure_logging
+from bot.delivery.base import TransientSinkError
+from bot.delivery.destinations import sink_factory
+from bot.delivery.discord_webhook import DiscordWebhookSink
 from bot.delivery.outbox import Outbox
-from bot.delivery.sinks import DiscordWebhookSink, TransientSinkError, sink_factory
 from bot.redact import RedactingFilter, install_redaction, redact
 from bot.store import DEAD, Completion, NewDelivery, NewOutbox, Store
 from formatters.message import Message, message_to_json

@@ -9,13 +9,9 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bot.delivery.sinks import (
-    ConsoleSink,
-    DiscordWebhookSink,
-    PermanentSinkError,
-    RejectedMessageError,
-    TransientSinkError,
-)
+from bot.delivery.base import PermanentSinkError, RejectedMessageError, TransientSinkError
+from bot.delivery.console import ConsoleSink
+from bot.delivery.discord_webhook import DiscordWebhookSink
 from formatters.message import Embed, EmbedField, Message
 
 
