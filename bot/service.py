@@ -1178,15 +1178,18 @@ class HookService:
         sent, error = await send_now(
             forward, event, self._forward_allow, now=now, delivery=delivery
         )
-        result = sent.result if sent is not None and sent.result is not None else None
-        failed = sent is None or (error is not None and sent.receipt is None)
+        result = sent.result if sent is not None else None
+        failed = sent is None or sent.receipt is None
+        detail = f"forward {forward.number} test"
+        if not failed and error is not None:  # sent, with the default body
+            detail, error = f"{detail}; {error}", None
         entry = LogEntry(
             now,
             "failed" if failed else "sent",
             hook.id,
             delivery,
             event.kind,
-            f"forward {forward.number} test",
+            detail,
             direction=Direction.OUT,
             destination=forward.destination,
             status_code=None if result is None else result.status_code,

@@ -363,3 +363,40 @@ async def test_unreachable_endpoint_is_retried(store: Store):
     rows = await store.outbox.rows()
     assert [r.status for r in rows] == [DEAD]
     assert rows[0].attempts == 3
+
+
+async def test_service_adds_tests_and_refuses_forwards(store: Store, receiver: Receiver):
+    """HookService: checks at command time; `test` sends at once and writes the ledger."""
+    from bot.core.verbs import AddForward
+    from bot.service import HookService, InvalidInputError
+
+    closed = HookService(store, "http://127.0.0.1:8080")
+    service = HookService(store, "http://127.0.0.1:8080", forward_allow=ALLOW)
+    creds = await service.create("github", "console")
+    hook_id = creds.hook.id
+    with pytest.raises(InvalidInputError, match="loopback"):
+        await closed.add_forward(hook_id, AddForward(url=receiver.url))
+    with pytest.raises(InvalidInputError, match="set by hookbot"):
+        await service.add_forward(
+            hook_id, AddForward(url=receiver.url, headers=(("webhook-signature", "x"),))
+        )
+    with pytest.raises(InvalidInputError, match="line 2"):
+        await service.add_forward(hook_id, AddForward(url=receiver.url, body='{\n"a": oops}'))
+    assert (await service.list_forwards(hook_id))[1] == []
+
+    _, added = await service.add_forward(hook_id, AddForward(url=receiver.url, retries=0))
+    assert added.number == 1
+    assert added.secret.startswith("whsec_")
+    receiver.answers.append(web.Response(status=410, text="gone"))
+    _, _, failed = await service.test_forward(hook_id, 1)
+    assert failed.failed
+    assert failed.status_code == 410
+    _, _, sent = await service.test_forward(hook_id, 1)
+    assert not sent.failed
+    assert sent.status_code == 200
+    ((_, headers, body), _) = receiver.requests
+    assert Webhook(added.secret).verify(body, headers)["hook"] == hook_id
+    lines = [e for e in await store.ledger.recent(hook_id) if e.direction == Direction.OUT]
+    assert [(e.outcome, e.status_code) for e in lines] == [("failed", 410), ("sent", 200)]
+    with pytest.raises(InvalidInputError, match="1 forward"):
+        await service.test_forward(hook_id, 2)
