@@ -87,6 +87,7 @@ KILL_WINDOW = 60 * SECOND  # a signal sent this long before a death explains it
 LOOP_WINDOW = 600 * SECOND
 LOOP_DEATHS = 3
 BUILD_WINDOW = 600 * SECOND  # an image created this long before its tag is a new build
+OOM_GRACE = 2.0  # seconds an `oom` waits for its container's death (which then reports it)
 MEMORY = 4096  # entries kept per remembered thing
 _END = object()
 
@@ -167,6 +168,15 @@ class _Bounded(OrderedDict[str, Any]):
         self.move_to_end(key)
         while len(self) > MEMORY:
             self.popitem(last=False)
+
+
+@dataclass(frozen=True, slots=True)
+class _PendingOom:
+    """An `oom` event of a container still running when inspected: posted unless it dies."""
+
+    event: Mapping[str, Any]
+    at: int
+    due: float  # time.monotonic()
 
 
 @dataclass
@@ -327,6 +337,8 @@ class HostWatcher:
         self._client: EngineClient | None = None
         self._wake = asyncio.Event()
         self._fetches: dict[tuple[str, str], asyncio.Future[Any]] = {}
+        self._pending_ooms: dict[str, _PendingOom] = {}
+        self._newest = 0  # Engine time of the newest streamed event handled
         self._pool = concurrent.futures.ThreadPoolExecutor(
             FETCH_THREADS, thread_name_prefix=f"docker-{host.name}"
         )
@@ -402,6 +414,7 @@ class HostWatcher:
             stored = _time_nanos(info.get("SystemTime")) or time.time_ns()
             await self._store.sources.advance(self.host.name, stored, self._clock())
         self._cursor = max(self._cursor or 0, stored)
+        self._newest = max(self._newest, self._cursor)
         since = f"{self._cursor // SECOND}.{self._cursor % SECOND:09d}"
         stream = await self._call(
             client.events, since=since, filters=dict(STREAM_FILTERS), decode=True
@@ -489,7 +502,12 @@ class HostWatcher:
 
     async def _consume(self, queue: asyncio.Queue[Any], client: EngineClient) -> str:
         while True:
-            batch = [await queue.get()]
+            try:
+                async with asyncio.timeout(self._next_oom_due()):
+                    batch = [await queue.get()]
+            except TimeoutError:
+                await self._flush_ooms(client)
+                continue
             while len(batch) < BATCH and not queue.empty():
                 batch.append(queue.get_nowait())
             ended = next(
@@ -499,6 +517,7 @@ class HostWatcher:
             events = [item for item in batch if isinstance(item, dict)]
             if events:
                 await self._store_events(events, client)
+            await self._flush_ooms(client, every=ended is not None)
             if ended is not None:
                 return str(ended)
 
@@ -526,10 +545,52 @@ class HostWatcher:
         finally:
             self._forget_fetches()
         inserted = await self._store.inbox.write_batch(deliveries, []) if deliveries else []
-        if newest:
-            await self._store.sources.advance(self.host.name, newest, self._clock())
-            self._cursor = max(self._cursor or 0, newest)
+        self._newest = max(self._newest, newest)
+        await self._advance_cursor()
         self.status.loops = self._memory.looping(time.time_ns())
+        if any(inserted):
+            self._on_stored()
+
+    async def _advance_cursor(self) -> None:
+        """Move the stored cursor to the newest event handled, short of a pending `oom`."""
+        target = self._newest
+        if self._pending_ooms:
+            target = min(target, min(p.at for p in self._pending_ooms.values()) - 1)
+        if target > (self._cursor or 0):
+            await self._store.sources.advance(self.host.name, target, self._clock())
+            self._cursor = target
+
+    def _next_oom_due(self) -> float | None:
+        """Seconds until the first pending `oom` is due, or None."""
+        if not self._pending_ooms:
+            return None
+        return max(min(p.due for p in self._pending_ooms.values()) - time.monotonic(), 0.0)
+
+    async def _flush_ooms(self, client: EngineClient, *, every: bool = False) -> None:
+        """Post the pending `oom` events that are due (`every`: all of them, the stream ended).
+
+        A container that died of it meanwhile is left to its death's report.
+        """
+        now = time.monotonic()
+        due = [i for i, p in self._pending_ooms.items() if every or p.due <= now]
+        if not due:
+            return
+        hooks = await self._hooks()
+        deliveries: list[NewDelivery] = []
+        for ident in due:
+            pending = self._pending_ooms.pop(ident)
+            facts = await self._inspect_now(client, ident)
+            if facts is not None and not facts["running"] and facts["oom_killed"]:
+                continue
+            envelope: dict[str, JSON] = {
+                "host": self.host.name,
+                "event": dict(pending.event),
+                "container": facts,
+                "logs": await self._logs_now(client, ident),
+            }
+            deliveries += self._deliveries(envelope, hooks)
+        inserted = await self._store.inbox.write_batch(deliveries, []) if deliveries else []
+        await self._advance_cursor()
         if any(inserted):
             self._on_stored()
 
@@ -612,10 +673,11 @@ class HostWatcher:
             if not first_of_run:
                 return None
             facts = await self._inspect(client, ident)
-            if facts is not None and not facts["running"] and facts["oom_killed"]:
-                return None  # it died of it: the death reports "OOM-killed"
-            envelope["container"] = facts
-            envelope["logs"] = await self._logs(client, ident)
+            if facts is None or facts["running"]:
+                # The kernel's kill may not have ended the container yet: its death, if it
+                # comes within OOM_GRACE, reports "OOM-killed"; else this is posted then.
+                self._pending_ooms[ident] = _PendingOom(event, at, time.monotonic() + OOM_GRACE)
+            return None  # (not running: it died of it, and the death reports it)
         elif action == "die":
             return await self._death(envelope, event, ident, at, client, reconciled=False)
         elif action.startswith("health_status"):
@@ -636,6 +698,7 @@ class HostWatcher:
         facts: dict[str, JSON] | None = None,
     ) -> dict[str, JSON] | None:
         memory = self._memory
+        self._pending_ooms.pop(ident, None)  # its death tells the OOM kill
         if facts is None:
             facts = await self._inspect(client, ident)
         delivery = engine.delivery_id(self.host.name, event, facts)
@@ -730,7 +793,7 @@ class HostWatcher:
             ident = str((event.get("Actor") or {}).get("ID") or event.get("id") or "")
             if action in ("die", "oom") or action.startswith("health_status"):
                 self._fetch("inspect", ident, client)
-            if action in ("die", "oom") or action.endswith("unhealthy"):
+            if action == "die" or action.endswith("unhealthy"):
                 self._fetch("logs", ident, client)
 
     def _fetch(self, what: str, ident: str, client: EngineClient) -> asyncio.Future[Any]:

@@ -328,7 +328,7 @@ async def test_docker_on_in_discord_then_a_real_crash_posts_the_report(
                 posted = channel()[1:]
     finally:
         await fake.stop()
-    assert len(posted) == 1
+    assert len(posted) == 1, [m.get("embeds") or m.get("content") for m in posted]
     (embed,) = posted[0]["embeds"]
     report = embed["title"] + "\n" + embed["description"]
     (tmp_path / "report.txt").write_text(report)  # kept for the issue note

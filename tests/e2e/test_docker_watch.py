@@ -381,3 +381,22 @@ async def test_what_no_hook_watches_is_not_fetched(tmp_path: Path, engine: FakeD
         assert [p for p in paths if watched.id in p]
         assert watcher(app).cursor is not None
         assert watcher(app).status.last_event == "die api-1"
+
+
+async def test_an_oom_kill_the_container_survives_is_posted_after_the_grace(
+    tmp_path: Path, engine: FakeDocker
+) -> None:
+    """A child killed by the OOM killer, the container still up: one 🧠 message, ~2 s later."""
+    async with hookbot(tmp_path, ("local", engine)) as (app, sink):
+        await add_hook(app)
+        await connected(app)
+        box = engine.run("worker", logs=["resizing 48 images"])
+        oom = engine.emit("container", "oom", box.id, {"name": "worker", "image": box.image})
+        began = time.monotonic()
+        await sink.wait_for(1)
+        waited = time.monotonic() - began
+        assert await quiet(sink) == 1
+        assert titles(sink) == ["🧠 Out of Memory: worker"]
+        assert "resizing 48 images" in text_of(sink.sent[0][0])
+        assert 1.5 < waited < 6
+        await until(lambda: watcher(app).cursor == oom["timeNano"], what="cursor past the oom")
