@@ -194,7 +194,7 @@ async def real_latency(deaths: int, folder: Path) -> str:
             await asyncio.sleep(0.3)
             await asyncio.to_thread(daemon.stop)
             await asyncio.sleep(3)
-            await asyncio.to_thread(daemon.start)
+            await asyncio.to_thread(daemon.start, skip=False)
             ready = time.monotonic()
             connected = await _connected(app, reconnects=1)
             await sink.wait(deaths + 1, within=60)
