@@ -168,12 +168,14 @@ class _HangingPool(ParsePool):
         self.poisoned = poisoned
         self.started: list[str] = []
 
-    async def parse(self, service: str, headers: Any, body: bytes) -> list[Event]:
+    async def parse(
+        self, service: str, headers: Any, body: bytes, options: Any = None
+    ) -> list[Event]:
         delivery = headers.get("x-github-delivery", "")
         self.started.append(delivery)
         if delivery == self.poisoned:
             await asyncio.Event().wait()
-        return await super().parse(service, headers, body)
+        return await super().parse(service, headers, body, options)
 
 
 async def test_poisoned_delivery_is_set_aside_after_three_attempts(store: Store) -> None:
