@@ -513,6 +513,14 @@ async def _forward(service: HookService, request: Forward) -> None:
 
 
 async def _print_replay(service: HookService, delivery: str) -> None:
+    retried = await service.retry_forwards(delivery)
+    if retried is not None:
+        hook, count = retried
+        print(
+            f"✅ Sending {delivery}'s {count} failed forward request(s) again through {hook.id} "
+            "(same webhook-id); a running hookbot sends them"
+        )
+        return
     hook, new_id = await service.replay(delivery)
     print(f"✅ Replaying {delivery} through {hook.id} as {new_id}; a running hookbot posts it")
 

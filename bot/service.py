@@ -661,6 +661,24 @@ class HookService:
         new_id = await self._resend(hooks[0], dict(row.headers), row.body, "replay")
         return hooks[0], new_id
 
+    async def retry_forwards(
+        self, delivery_id: str, scope: Scope = CLI_SCOPE
+    ) -> tuple[Hook, int] | None:
+        """Queue again a delivery's forward requests that ran out of tries; None if none did.
+
+        They are sent as they were (same body, same `webhook-id`), tries counted from 0;
+        `replay` does this first, so a delivery already posted is not posted twice.
+        """
+        for hook_id in await self._store.forwards.failed_hooks(delivery_id.strip()):
+            hook = await self._store.hooks.get(hook_id)
+            if hook is not None and scope.sees(hook):
+                count = await self._store.forwards.retry_failed(
+                    delivery_id.strip(), hook.id, self._clock()
+                )
+                self._changed()
+                return hook, count
+        return None
+
     async def _resend(self, hook: Hook, headers: dict[str, str], body: bytes, why: str) -> str:
         delivery = f"{why}-{uuid.uuid4()}"
         try:

@@ -304,6 +304,12 @@ class HookCommands(commands.Cog):
             case Logs():
                 await self._logs(ctx, request, scope)
             case Replay(delivery):
+                retried = await self.service.retry_forwards(delivery, scope)
+                if retried is not None:
+                    hook, count = retried
+                    title = f"✅ Sending {count} failed forward request(s) again"
+                    await ctx.send(embed=_embed(title, f"through {hook.id} (same webhook-id)"))
+                    return
                 hook, new_id = await self.service.replay(delivery, scope)
                 await ctx.send(embed=_embed(f"✅ Replaying through {hook.id}", f"as `{new_id}`"))
             case Events(ref, None):

@@ -147,3 +147,30 @@ class ForwardRepo(Repository):
                 ).rowcount
 
         return await self._store.run(remove)
+
+    async def failed_hooks(self, delivery_id: str) -> list[str]:
+        """Return the hooks whose requests of this delivery to a forward ran out of tries."""
+
+        def select(conn: sqlite3.Connection) -> list[str]:
+            rows = conn.execute(
+                "SELECT DISTINCT hook_id FROM outbox WHERE delivery_id = ? AND status = ?"
+                " AND destination IN (SELECT 'forward:' || id FROM forwards) ORDER BY hook_id",
+                (delivery_id, OutboxState.DEAD),
+            )
+            return [str(r[0]) for r in rows]
+
+        return await self._store.run(select)
+
+    async def retry_failed(self, delivery_id: str, hook_id: str, now: float) -> int:
+        """Queue again a delivery's failed requests to the hook's forwards (tries from 0)."""
+
+        def retry(conn: sqlite3.Connection) -> int:
+            with transaction(conn):
+                return conn.execute(
+                    "UPDATE outbox SET status = ?, attempts = 0, not_before = ?, last_error = NULL"
+                    " WHERE delivery_id = ? AND hook_id = ? AND status = ?"
+                    " AND destination IN (SELECT 'forward:' || id FROM forwards)",
+                    (OutboxState.READY, now, delivery_id, hook_id, OutboxState.DEAD),
+                ).rowcount
+
+        return await self._store.run(retry)

@@ -400,3 +400,62 @@ async def test_service_adds_tests_and_refuses_forwards(store: Store, receiver: R
     assert [(e.outcome, e.status_code) for e in lines] == [("failed", 410), ("sent", 200)]
     with pytest.raises(InvalidInputError, match="1 forward"):
         await service.test_forward(hook_id, 2)
+
+
+async def test_replay_sends_a_failed_forward_request_again(store: Store, receiver: Receiver):
+    """Out of tries → dead; retry_forwards (what `replay` does first) sends it again, same id."""
+    from bot.core.verbs import AddForward
+    from bot.pipeline import Pipeline
+    from bot.service import HookService
+    from tests.conftest import sample
+
+    clock = Clock()
+    service = HookService(store, "http://127.0.0.1:8080", forward_allow=ALLOW)
+    hook = (await service.create("github", "console")).hook
+    _, added = await service.add_forward(hook.id, AddForward(url=receiver.url, retries=0))
+    headers = {"x-github-event": "push", "content-type": "application/json"}
+    delivery = NewDelivery(hook.id, "github", "d-9", "push", headers, sample("github/push"), 1.0)
+    await store.inbox.write_batch([delivery], [])
+    (row,) = await store.inbox.pending(1)
+    await Pipeline(store, on_queued=lambda: None, clock=clock).process(row)
+    forward_rows = [r for r in await store.outbox.rows() if r.destination == added.destination]
+    assert len(forward_rows) == 1
+
+    async def forward_done() -> bool:
+        rows = [r for r in await store.outbox.rows() if r.destination == added.destination]
+        return all(r.status in (DONE, DEAD) for r in rows)
+
+    async def secret_of(forward_id: int) -> str | None:
+        return await store.forwards.secret(forward_id)
+
+    async def run() -> None:
+        async with guarded_session(ALLOW) as session:
+            forwards = Forwards(session, secret_of, ALLOW, clock)
+            outbox = Outbox(
+                store, sink_factory(session, forwards=forwards), clock, sleep=clock.sleep
+            )
+            await outbox.start()
+            try:
+                async with asyncio.timeout(10):
+                    while not await forward_done():
+                        await asyncio.sleep(0.01)
+            finally:
+                await outbox.stop(grace=1.0)
+
+    receiver.answers.append(web.Response(status=503))
+    await run()
+    assert [r.status for r in await store.outbox.rows() if r.destination == added.destination] == [
+        DEAD
+    ]
+    assert await service.retry_forwards("no-such-delivery") is None
+    retried = await service.retry_forwards("d-9")
+    assert retried is not None
+    assert retried[0].id == hook.id
+    assert retried[1] == 1
+    await run()
+    assert [r.status for r in await store.outbox.rows() if r.destination == added.destination] == [
+        DONE
+    ]
+    first, second = (headers["webhook-id"] for _, headers, _ in receiver.requests)
+    assert first == second
+    assert await service.retry_forwards("d-9") is None, "nothing failed any more"
