@@ -47,6 +47,7 @@ from bot.pipeline import (
     with_missing_events,
 )
 from bot.store import Hook
+from formatters.render import md
 from parsers import github
 from parsers.event import JSON, Event
 
@@ -307,8 +308,14 @@ def expected_keep(event: Event) -> bool:
 
 
 def expected_content(event: Event) -> str:
-    """What TEMPLATE renders for an event, worked out without Jinja."""
-    text = f"🔔 {event.kind} in {event.source} by {event.actor}: {event.title}"
+    """What TEMPLATE renders for an event, worked out without Jinja.
+
+    User templates escape every printed value for Discord markdown (`md`).
+    """
+    kind, source, actor, title = (
+        md(v) for v in (event.kind, event.source, event.actor, event.title)
+    )
+    text = f"🔔 {kind} in {source} by {actor}: {title}"
     if "commit_count" in event.fields:
         text += f" ({event.fields['commit_count']} commits)"
     return text.strip()
