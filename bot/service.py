@@ -15,6 +15,7 @@ from typing import Protocol
 from bot.core.alerts import RuleError, known_names, parse_rule, pr_state_events
 from bot.core.filters import Filter, FilterError, check_applies, kinds_with_key, parse_filter
 from bot.core.globs import GlobError, compile_glob
+from bot.core.grammar import HOOK_ID
 from bot.core.selection import (
     SelectionError,
     describe,
@@ -35,8 +36,7 @@ from parsers import SERVICES, ServiceSpec
 from parsers.errors import ParseError
 from parsers.event import JSON, Event
 
-HOOK_ID = re.compile(r"hook_\d{3,}")
-CHANNEL_TEMPLATE = re.compile(r"([a-z]+)-([a-z_]+(?:\.[a-z_]+)?)")
+CHANNEL_TEMPLATE = re.compile(r"([a-z]+)-([a-z_]+(?:\.[a-z_]+)*)")
 MAX_FILTERS = 20
 MAX_ALERTS = 10
 MIN_WINDOW_SECONDS = 60

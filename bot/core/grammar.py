@@ -26,7 +26,7 @@ VERBS = frozenset(
         "forward",
     }
 )
-KIND_WORD = re.compile(r"[a-z_]+(\.[a-z_]+)?")
+KIND_WORD = re.compile(r"[a-z_]+(\.[a-z_]+)*")
 HOOK_ID = re.compile(r"hook_\d{3,}")
 
 

@@ -23,6 +23,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.core.grammar import HOOK_ID
 from bot.core.verbs import (
     DEFAULT_FORWARD_RETRIES,
     DEFAULT_FORWARD_TIMEOUT,
@@ -32,7 +33,6 @@ from bot.core.verbs import (
 )
 from bot.redact import redact
 from bot.service import (
-    HOOK_ID,
     HookCredentials,
     HookError,
     HookNotFoundError,

@@ -69,6 +69,10 @@ def test_clean_template_undoes_chat_quoting(typed: str, stored: str):
         ("push reset", ("push", None, False)),
         ('"{{title}}" --preview', (None, '"{{title}}"', True)),
         ("push", (None, "push", False)),
+        (
+            "container.health_status.unhealthy 🩺 {{title}}",
+            ("container.health_status.unhealthy", "🩺 {{title}}", False),
+        ),
     ],
 )
 def test_split_format_args(text: str, expected):
