@@ -34,6 +34,7 @@ from types import MappingProxyType
 
 import orjson
 
+from parsers import _text
 from parsers._json import get_opt_str, get_opt_value, join
 from parsers.errors import PayloadError
 from parsers.event import JSON, Event
@@ -224,7 +225,7 @@ def _title(run: CiRun) -> str:
     else:
         name = (run.stage if thing == "stage" else run.job) or thing
         text = f'{thing.capitalize()} "{name}" {_VERB[state]}: {where}{on}'
-    return one_line(text)
+    return _text.one_line(text)
 
 
 def _subject(run: CiRun) -> str:
@@ -271,17 +272,9 @@ def loads(body: bytes | str) -> dict[str, JSON]:
     return value
 
 
-def one_line(text: str) -> str:
-    """Collapse any whitespace, newlines included, into single spaces."""
-    return " ".join(text.split())
-
-
 def first_line(text: str | None) -> str | None:
     """Return the first non-blank line of a (commit) message, or None."""
-    for line in (text or "").splitlines():
-        if line.strip():
-            return line.strip()
-    return None
+    return _text.first_line(text) or None
 
 
 def words(value: str | None) -> str | None:

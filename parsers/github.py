@@ -52,6 +52,7 @@ from parsers._json import (
     get_str,
     join,
 )
+from parsers._text import first_line, one_line, plural
 from parsers.errors import PayloadError, UnsupportedContentTypeError, UnsupportedEventError
 from parsers.event import JSON, Event
 from parsers.signatures import sign_hmac_sha256, verify_hmac_sha256
@@ -282,24 +283,6 @@ class _Delivery:
         return (self.action or "").replace("_", " ")
 
 
-def _line(text: str) -> str:
-    """Collapse any whitespace, newlines included, into single spaces."""
-    return " ".join(text.split())
-
-
-def _first_line(text: str) -> str:
-    """Return the first non-blank line of a (commit) message."""
-    for line in text.splitlines():
-        if line.strip():
-            return line.strip()
-    return ""
-
-
-def _plural(count: int, noun: str) -> str:
-    """Write `1 commit` / `3 commits`."""
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
-
-
 def _time(obj: Mapping[str, JSON], path: str, *, at: str = "") -> datetime | None:
     """Read an ISO 8601 string or Unix seconds as a tz-aware UTC datetime, or None."""
     value = get_opt_value(obj, path, at=at)
@@ -425,7 +408,7 @@ def _event(
         source=source if source is not None else _repo(d),
         delivery_id=d.delivery_id,
         occurred_at=occurred_at,
-        title=_line(title) or kind,
+        title=one_line(title) or kind,
         actor=actor if actor is not None else get_opt_str(d.payload, "sender.login"),
         url=url or None,
         status=status,
@@ -489,7 +472,7 @@ def _commits(p: Mapping[str, JSON]) -> tuple[list[JSON], list[JSON], int, int]:
             {
                 "id": commit_id,
                 "short_id": commit_id[:7],
-                "message": _first_line(message),
+                "message": first_line(message),
                 "full_message": message,
                 "author": author,
                 "url": get_opt_str(commit, "url", at=at),
@@ -515,7 +498,7 @@ def _parse_push(d: _Delivery) -> Event:
     head_message = get_opt_str(p, "head_commit.message")
     if head_message is None and commits:
         head_message = get_opt_str(as_dict(commits[-1], "commits"), "full_message")
-    latest = None if head_message is None else _first_line(head_message)
+    latest = None if head_message is None else first_line(head_message)
     compare_url = get_opt_str(p, "compare")
     count = len(commits) + commits_omitted
     ref_word = "Tag" if tag is not None else "Branch"
@@ -528,7 +511,7 @@ def _parse_push(d: _Delivery) -> Event:
     else:
         pushed = "Force push" if forced else "Push"
         target = f"new branch {name}" if created else name
-        amount = _plural(count, "commit") if count else "no new commits"
+        amount = plural(count, "commit") if count else "no new commits"
         title = f"{pushed} to {target}: {amount}"
     head_sha = None if deleted or after == _NULL_SHA else after
     occurred_at = _time(p, "head_commit.timestamp") or _time(p, "repository.pushed_at")

@@ -73,6 +73,7 @@ from parsers._json import (
     get_str,
     join,
 )
+from parsers._text import first_line, one_line, plural
 from parsers.errors import PayloadError, SignatureError, UnsupportedEventError
 from parsers.event import JSON, Event
 
@@ -443,24 +444,6 @@ class _Delivery:
     payload: dict[str, JSON]
 
 
-def _line(text: str) -> str:
-    """Collapse any whitespace, newlines included, into single spaces."""
-    return " ".join(text.split())
-
-
-def _first_line(text: str) -> str:
-    """Return the first non-blank line of a (commit) message."""
-    for line in text.splitlines():
-        if line.strip():
-            return line.strip()
-    return ""
-
-
-def _plural(count: int, noun: str) -> str:
-    """Write `1 commit` / `3 commits`."""
-    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
-
-
 def _words(word: str) -> str:
     """Say a snake_case word in words (`waiting_for_resource` → `waiting for resource`)."""
     return word.replace("_", " ")
@@ -602,7 +585,7 @@ def _event(
         source=source if source is not None else _repo(d),
         delivery_id=d.delivery_id,
         occurred_at=occurred_at,
-        title=_line(title) or kind,
+        title=one_line(title) or kind,
         actor=actor,
         url=url or None,
         status=status,
@@ -698,7 +681,7 @@ def _commit_entry(commit: Mapping[str, JSON], at: str) -> dict[str, JSON]:
     return {
         "id": commit_id,
         "short_id": commit_id[:8],
-        "message": _first_line(message),
+        "message": first_line(message),
         "full_message": message,
         "author": get_opt_str(commit, "author.name", at=at),
         "url": get_opt_str(commit, "url", at=at),
@@ -819,7 +802,7 @@ def _parse_push(d: _Delivery) -> Event:
         title = f"Branch {name} created"
     else:
         target = f"new branch {name}" if push.created else name
-        amount = _plural(push.count, "commit") if push.count else "no new commits"
+        amount = plural(push.count, "commit") if push.count else "no new commits"
         title = f"Push to {target}: {amount}"
     compare_url = None
     if not (push.created or push.deleted) and push.before and push.after:
@@ -1170,7 +1153,7 @@ def _parse_job(d: _Delivery) -> Event:
             "tag": tag,
             "commit": {
                 "id": sha,
-                "message": _first_line(get_opt_str(p, "commit.message") or ""),
+                "message": first_line(get_opt_str(p, "commit.message") or ""),
                 "author": get_opt_str(p, "commit.author_name"),
             },
         },
