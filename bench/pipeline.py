@@ -1,6 +1,7 @@
 """Pipeline benchmark: parse → select → filter → render in process, and a 1,000-hook fan-out.
 
     .venv/bin/python bench/pipeline.py [--events 5000] [--hooks 1000] [--rounds 300]
+        [--services github,gitlab,ci,custom,docker] [--per-service 2000]
 
 Pinned to CPU 0, one process, no server, no database. (a) One GitHub hook with 5 filters and
 a user template (`templates["*"]`) runs every delivery of ../shared/corpus/github (or, when
@@ -10,14 +11,20 @@ calls (`parsers.github.parse`, `Selection.selects`, `FilterSet.evaluate`,
 the sender's login (hence the event's author and the rendered text) and the delivery id carry
 the delivery's number, and the bodies are built up front, before the clock starts. (b) One
 Docker-style Event (built by hand: there is no docker parser) against 1,000 hooks, each with
-its own Selection and 5 filters of its own, compiled through `compile_rules`.
+its own Selection and 5 filters of its own, compiled through `compile_rules`. (c) A mixed
+corpus, per service of `parsers.SERVICES`: distinct deliveries (corpus payloads where
+../shared/corpus has them, else the bundled samples) through the service's `parse`,
+`Selection.selects`, `FilterSet.evaluate` and `render_with`, once with the default template
+and once with a user template; events/s per service and variant.
 
 Prints exactly one result line on stdout (diagnostics go to stderr); exits 1 when a
 correctness check fails: a delivery that does not parse to one event, a filter decision that
 differs from the rules worked out here independently, a rendered message that is not the
 template's text for its event, rendered messages that are not all distinct, or (b) a hook
 whose outcomes are not the expected ones (including control events that exactly one hook,
-or every hook, must drop).
+or every hook, must drop), or (c) a delivery that gives no event, a dropped or unrendered
+event, a template error, an event without its delivery's marker, or a user-template message
+that is not the template's text.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from types import MappingProxyType
 
@@ -48,12 +56,23 @@ from bot.pipeline import (
 )
 from bot.store import Hook
 from formatters.render import md
-from parsers import github
+from parsers import SERVICES, ServiceSpec, github
+from parsers.errors import PayloadError, UnsupportedEventError
 from parsers.event import JSON, Event
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = (ROOT / ".." / "shared" / "corpus" / "github").resolve()
 SAMPLES = ROOT / "parsers" / "samples" / "github"
+SHARED = (ROOT / ".." / "shared" / "corpus").resolve()
+# (c) The corpus folders that hold real payloads for a service; the rest use the samples.
+SERVICE_CORPORA: dict[str, tuple[str, ...]] = {
+    "github": ("github",),
+    "gitlab": ("gitlab",),
+    "ci": ("circleci", "jenkins/notification-plugin"),
+}
+# (c) Which ci sample names (by prefix) a corpus folder stands for.
+CI_PROVIDER_OF_FOLDER = {"circleci": "circleci", "jenkins/notification-plugin": "jenkins"}
+NO_DROP_FILTERS = ("author!=bench-nobody", "repo!=bench/none")
 CPU = 0
 HOOK_TOKEN = "bench-token"
 HOOK_SECRET = "bench-secret"
@@ -521,6 +540,282 @@ def bench_b(count: int, rounds: int) -> PartB:
     return PartB(count, evaluations, seconds, round_us)
 
 
+# --------------------------------------------------------------------------- per service
+
+
+@dataclass(frozen=True)
+class ServiceSource:
+    """One payload for a service, with its headers and the leaf value varied per delivery."""
+
+    name: str
+    headers: dict[str, str]
+    payload: JSON
+    marker: str
+
+
+@dataclass(frozen=True)
+class ServiceDelivery:
+    name: str
+    headers: Mapping[str, str]
+    body: bytes
+    marker: str
+
+
+def _leaves(value: JSON) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [leaf for item in value.values() for leaf in _leaves(item)]
+    if isinstance(value, list):
+        return [leaf for item in value for leaf in _leaves(item)]
+    return []
+
+
+def _swap(value: JSON, old: str, new: str) -> JSON:
+    """Return the payload with every string leaf equal to `old` replaced by `new`."""
+    if isinstance(value, str):
+        return new if value == old else value
+    if isinstance(value, dict):
+        return {k: _swap(v, old, new) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_swap(v, old, new) for v in value]
+    return value
+
+
+def _shown(event: Event) -> str:
+    return " ".join(x for x in (event.actor, event.source, event.title) if x)
+
+
+def _id_headers(spec: ServiceSpec) -> set[str]:
+    module = sys.modules[spec.parse.__module__]
+    names = (getattr(module, "DELIVERY_HEADER", ""), *getattr(module, "DELIVERY_HEADERS", ()))
+    return {name.lower() for name in names if name}
+
+
+def _headers_for(
+    spec: ServiceSpec, source: ServiceSource, body: bytes, delivery: str, sample: bool
+) -> dict[str, str]:
+    if sample:
+        sent = spec.sample_headers(source.name, body, HOOK_SECRET, delivery)
+        return {k.lower(): v for k, v in sent.items()}
+    ids = _id_headers(spec)
+    headers = {k.lower(): (delivery if k.lower() in ids else v) for k, v in source.headers.items()}
+    headers["content-length"] = str(len(body))
+    return headers
+
+
+def _try_parse(spec: ServiceSpec, headers: Mapping[str, str], body: bytes) -> list[Event]:
+    try:
+        return spec.parse(headers, body, {})
+    except (UnsupportedEventError, PayloadError):
+        return []
+
+
+def _with_marker(
+    spec: ServiceSpec, name: str, headers: dict[str, str], payload: JSON, sample: bool
+):
+    """Find a string leaf that shows in the event (author first, then title/source words).
+
+    Returns the source with that leaf as its marker, or None when the payload gives no
+    event (an event hookbot ignores) or no leaf shows.
+    """
+    probe = ServiceSource(name, headers, payload, "")
+    body = orjson.dumps(payload)
+    events = _try_parse(spec, _headers_for(spec, probe, body, "probe", sample), body)
+    if not events:
+        return None
+    shown = _shown(events[0])
+    leaves = sorted({x for x in _leaves(payload) if len(x) >= 3 and x in shown}, key=len)
+    if events[0].actor in leaves:
+        leaves.remove(events[0].actor)
+        leaves.append(events[0].actor)
+    for leaf in reversed(leaves):
+        new = f"{leaf}-probe000001"
+        changed = _swap(payload, leaf, new)
+        body = orjson.dumps(changed)
+        got = _try_parse(spec, _headers_for(spec, probe, body, "probe", sample), body)
+        if got and all(new in _shown(e) for e in got):
+            return ServiceSource(name, headers, payload, leaf)
+    return None
+
+
+def load_service_sources(spec: ServiceSpec) -> tuple[list[ServiceSource], str, bool]:
+    """Read a service's payloads: its corpus folders when present, else the bundled samples.
+
+    For `ci`, bundled samples fill in the providers the corpus lacks (Actions, GitLab CI).
+    Returns (sources, what they are, whether they are samples).
+    """
+    raw: list[tuple[str, dict[str, str], JSON, bool]] = []
+    folders = [SHARED / f for f in SERVICE_CORPORA.get(spec.name, ()) if (SHARED / f).is_dir()]
+    covered: set[str] = set()
+    for folder in folders:
+        covered.add(CI_PROVIDER_OF_FOLDER.get(str(folder.relative_to(SHARED)), ""))
+        for path in sorted(folder.glob("*.json")):
+            if path.name.endswith(".headers.json"):
+                continue
+            headers_path = path.with_name(path.name.removesuffix(".json") + ".headers.json")
+            headers = orjson.loads(headers_path.read_bytes()) if headers_path.exists() else {}
+            raw.append((path.name, headers, orjson.loads(path.read_bytes()), False))
+    samples = ROOT / "parsers" / "samples" / spec.name
+    for name in spec.samples:
+        if folders and not (spec.name == "ci" and name.split("_", 1)[0] not in covered):
+            continue
+        raw.append((name, {}, orjson.loads((samples / f"{name}.json").read_bytes()), True))
+    sources: list[ServiceSource] = []
+    skipped: list[str] = []
+    for name, headers, payload, sample in raw:
+        found = _with_marker(spec, name, headers, payload, sample)
+        if found is None:
+            skipped.append(name)
+        else:
+            sources.append(found)
+    kinds = {sample for *_, sample in raw}
+    origin = "+".join(sorted("sample" if s else "corpus" for s in kinds))
+    if skipped:
+        log(f"(c) {spec.name}: skipped {len(skipped)} (no event, or nothing to vary): {skipped}")
+    if not sources:
+        raise BenchError(f"(c) {spec.name}: no usable payloads")
+    return sources, origin, True in kinds
+
+
+def build_service_deliveries(
+    spec: ServiceSpec, sources: Sequence[ServiceSource], count: int, tag: str
+) -> list[ServiceDelivery]:
+    """`count` distinct deliveries: the marker leaf and the delivery id carry the number."""
+    deliveries: list[ServiceDelivery] = []
+    for n in range(count):
+        source = sources[n % len(sources)]
+        marker = f"{source.marker}-{tag}{n:06d}"
+        body = orjson.dumps(_swap(source.payload, source.marker, marker))
+        sample = not source.headers
+        delivery = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{spec.name}{tag}{n}"))
+        headers = _headers_for(spec, source, body, delivery, sample)
+        deliveries.append(ServiceDelivery(source.name, headers, body, marker))
+    if len({d.body for d in deliveries}) != count:
+        raise BenchError(f"(c) {spec.name}: the built bodies are not all distinct")
+    return deliveries
+
+
+def service_hook(spec: ServiceSpec, user_template: bool) -> Hook:
+    return Hook(
+        id=f"bench-c-{spec.name}",
+        service=spec.name,
+        destination="console",
+        token=HOOK_TOKEN,
+        secret=HOOK_SECRET,
+        events=("*",),
+        filters=NO_DROP_FILTERS,
+        templates={"*": TEMPLATE} if user_template else {},
+    )
+
+
+ServiceResult = tuple[int, Event, Rendered | None]
+
+
+def run_service(
+    spec: ServiceSpec, hook: Hook, deliveries: Sequence[ServiceDelivery]
+) -> tuple[int, int, list[ServiceResult]]:
+    """Run the deliveries as the pipeline does; return (ns, events, results)."""
+    rules = compile_rules(hook)
+    selects, evaluate = rules.selection.selects, rules.filters.evaluate
+    parse, payload_of = spec.parse, spec.payload_of
+    connection_kind = spec.connection_kind
+    channel_templates: Mapping[tuple[str, str], str] = {}
+    options: Mapping[str, JSON] = {}
+    results: list[ServiceResult] = []
+    append = results.append
+    clock = time.perf_counter_ns
+    started = clock()
+    for n, delivery in enumerate(deliveries):
+        events = parse(delivery.headers, delivery.body, options)
+        payload = partial(payload_of, delivery.headers, delivery.body)
+        for event in events:
+            if not selects(event.kind):
+                append((n, event, None))
+                continue
+            kept, _outcomes = evaluate(event)
+            if not kept:
+                append((n, event, None))
+                continue
+            shown = with_missing_events(hook, event) if event.kind == connection_kind else event
+            template = find_template(hook, shown, channel_templates)
+            append((n, shown, render_with(template, shown, payload)))
+    elapsed = clock() - started
+    return elapsed, len(results), results
+
+
+def check_service(
+    spec: ServiceSpec,
+    deliveries: Sequence[ServiceDelivery],
+    results: Sequence[ServiceResult],
+    user_template: bool,
+) -> None:
+    variant = "user template" if user_template else "default template"
+    where = f"(c) {spec.name}, {variant}"
+    if {n for n, _, _ in results} != set(range(len(deliveries))):
+        raise BenchError(f"{where}: some deliveries gave no event")
+    contents: list[str] = []
+    for n, event, rendered in results:
+        delivery = deliveries[n]
+        at = f"{where}: {delivery.name} #{n}"
+        if rendered is None:
+            raise BenchError(f"{at}: {event.kind} was not selected or was dropped")
+        if rendered.template_error:
+            raise BenchError(f"{at}: {rendered.template_error}")
+        message = rendered.message
+        if not (message.content.strip() or message.embeds):
+            raise BenchError(f"{at}: an empty message")
+        if delivery.marker not in _shown(event):
+            raise BenchError(f"{at}: the event does not carry {delivery.marker!r}")
+        if user_template and not spec.body_names:
+            want = expected_content(event)
+            content = message.content
+            if content != want and not (len(want) > len(content) and content.endswith("…")):
+                raise BenchError(f"{at}: rendered {content!r}, expected {want!r}")
+            contents.append(content)
+    if len(set(contents)) != len(contents):
+        raise BenchError(f"{where}: the rendered messages are not all distinct")
+
+
+@dataclass(frozen=True)
+class ServiceFigure:
+    service: str
+    origin: str
+    payloads: int
+    events: int
+    default_per_s: float
+    user_per_s: float
+
+
+def bench_c(names: Sequence[str], count: int) -> list[ServiceFigure]:
+    figures: list[ServiceFigure] = []
+    for name in names:
+        spec = SERVICES[name]
+        sources, origin, _ = load_service_sources(spec)
+        rates: list[float] = []
+        events = 0
+        for user_template in (False, True):
+            hook = service_hook(spec, user_template)
+            warm = build_service_deliveries(spec, sources, len(sources), "w")
+            _, _, warm_results = run_service(spec, hook, warm)
+            check_service(spec, warm, warm_results, user_template)
+            deliveries = build_service_deliveries(spec, sources, count, "c")
+            gc.collect()
+            with Window() as window:
+                elapsed_ns, events, results = run_service(spec, hook, deliveries)
+            check_service(spec, deliveries, results, user_template)
+            rate = events / (elapsed_ns / 1e9)
+            rates.append(rate)
+            variant = "user template" if user_template else "default template"
+            log(
+                f"(c) {name}, {variant}: {count} deliveries → {events} events in"
+                f" {elapsed_ns / 1e9:.3f} s, {rate:,.0f} events/s, {1e9 / rate / 1000:.0f}"
+                f" µs/event ({len(sources)} {origin} payloads); {window.say()}"
+            )
+        figures.append(ServiceFigure(name, origin, len(sources), events, rates[0], rates[1]))
+    return figures
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -529,13 +824,26 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=5000, help="(a) distinct deliveries")
     parser.add_argument("--hooks", type=int, default=1000, help="(b) hooks in the fan-out")
     parser.add_argument("--rounds", type=int, default=300, help="(b) fan-outs timed")
+    parser.add_argument(
+        "--services",
+        default=",".join(SERVICES),
+        help="(c) comma-separated services (default: all of parsers.SERVICES)",
+    )
+    parser.add_argument(
+        "--per-service", type=int, default=2000, help="(c) distinct deliveries per service"
+    )
     args = parser.parse_args()
-    if args.events < 1 or args.hooks < 1 or args.rounds < 1:
-        parser.error("--events, --hooks and --rounds must be positive")
+    if args.events < 1 or args.hooks < 1 or args.rounds < 1 or args.per_service < 1:
+        parser.error("--events, --hooks, --rounds and --per-service must be positive")
+    services = [name.strip() for name in args.services.split(",") if name.strip()]
+    unknown = [name for name in services if name not in SERVICES]
+    if unknown or not services:
+        parser.error(f"--services: unknown {unknown}; known: {', '.join(SERVICES)}")
     try:
         pin()
         a = bench_a(args.events)
         b = bench_b(args.hooks, args.rounds)
+        c = bench_c(services, args.per_service)
     except BenchError as exc:
         log(f"pipeline: FAILED: {exc}")
         return 1
@@ -547,13 +855,20 @@ def main() -> int:
         f" over {a.events:,} distinct {a.origin} events (5 filters + user template;"
         f" {a.rendered:,} rendered, {a.dropped:,} dropped)"
         f" | (b) {evaluations_per_s:,.0f} hook evaluations/s"
-        f" ({b.hooks:,} hooks × 5 filters)",
+        f" ({b.hooks:,} hooks × 5 filters)"
+        " | (c) per service, default / user template: "
+        + ", ".join(
+            f"{f.service} {f.default_per_s:,.0f} / {f.user_per_s:,.0f} ev/s ({f.origin})" for f in c
+        ),
         flush=True,
     )
     if events_per_s < TARGET_EVENTS_PER_S:
         log(f"(a) below the target of {TARGET_EVENTS_PER_S:,} events/s")
     if evaluations_per_s < TARGET_EVALUATIONS_PER_S:
         log(f"(b) below the target of {TARGET_EVALUATIONS_PER_S:,} evaluations/s")
+    for f in c:
+        if min(f.default_per_s, f.user_per_s) < TARGET_EVENTS_PER_S:
+            log(f"(c) {f.service} below the target of {TARGET_EVENTS_PER_S:,} events/s")
     return 0
 
 
