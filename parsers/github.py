@@ -39,6 +39,7 @@ from urllib.parse import parse_qs
 
 import orjson
 
+from parsers._headers import header, nonblank_header
 from parsers._json import (
     as_dict,
     as_str,
@@ -81,24 +82,6 @@ MAX_COMMIT_PATHS = 2000
 # --------------------------------------------------------------------------- edges
 
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    """Return a header's value, matching its name case-insensitively."""
-    value = headers.get(name)
-    if value is not None:
-        return value
-    wanted = name.lower()
-    for key, candidate in headers.items():
-        if key.lower() == wanted:
-            return candidate
-    return None
-
-
-def _nonblank(value: str | None) -> str | None:
-    """Strip a header value; None when it is absent or blank."""
-    stripped = (value or "").strip()
-    return stripped or None
-
-
 def delivery_id(headers: Mapping[str, str]) -> str | None:
     """Return the delivery's GUID from `X-GitHub-Delivery`.
 
@@ -108,7 +91,7 @@ def delivery_id(headers: Mapping[str, str]) -> str | None:
     Returns:
         The GUID, or None when the header is absent or blank.
     """
-    return _nonblank(_header(headers, DELIVERY_HEADER))
+    return nonblank_header(headers, DELIVERY_HEADER)
 
 
 def event_name(headers: Mapping[str, str]) -> str | None:
@@ -120,7 +103,7 @@ def event_name(headers: Mapping[str, str]) -> str | None:
     Returns:
         The event name (`push`, `pull_request`, …), or None when absent or blank.
     """
-    return _nonblank(_header(headers, EVENT_HEADER))
+    return nonblank_header(headers, EVENT_HEADER)
 
 
 def verify(headers: Mapping[str, str], body: bytes, secret: str) -> None:
@@ -134,7 +117,7 @@ def verify(headers: Mapping[str, str], body: bytes, secret: str) -> None:
     Raises:
         SignatureError: The signature is missing, malformed or does not match.
     """
-    verify_hmac_sha256(body, _header(headers, SIGNATURE_HEADER), secret)
+    verify_hmac_sha256(body, header(headers, SIGNATURE_HEADER), secret)
 
 
 def _loads(text: str | bytes) -> dict[str, JSON]:
@@ -231,7 +214,7 @@ def parse(
         UnsupportedEventError: `X-GitHub-Event` is missing or names an event hookbot
             does not handle, or the action is not a lower_snake word.
     """
-    payload = decode(_header(headers, "Content-Type"), body)
+    payload = decode(header(headers, "Content-Type"), body)
     name = event_name(headers)
     if name is None:
         raise UnsupportedEventError(f"missing {EVENT_HEADER} header")
