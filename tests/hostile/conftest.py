@@ -70,7 +70,10 @@ def problems_in(text: str, foreign: Iterable[str] = ("evil.example",)) -> list[s
     found = [f"live mention {m.group(0)!r}" for m in LIVE_MENTION.finditer(text)]
     for match in MASKED_LINK.finditer(text):
         target = match.group(2).lower()
-        if not target.startswith(("http://", "https://")) or any(f in target for f in foreign):
+        # A target without a scheme is shown as text; another scheme or host is a live link.
+        scheme = re.match(r"[a-z][a-z0-9+.-]*:", target)
+        other_scheme = scheme is not None and scheme.group(0) not in ("http:", "https:")
+        if other_scheme or any(f in target for f in foreign):
             found.append(f"masked link {match.group(0)!r}")
     for char in text:
         if char in "\n\t":
