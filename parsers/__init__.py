@@ -18,6 +18,7 @@ from urllib.parse import parse_qs
 import orjson
 
 from parsers import ci, custom, docker, github, gitlab
+from parsers._body import MAX_FORM_FIELDS
 from parsers._headers import header
 from parsers.errors import PayloadError, UnsupportedContentTypeError
 from parsers.event import JSON, Event
@@ -26,8 +27,6 @@ __all__ = ["SERVICES", "Event", "ServiceSpec", "header", "service_words"]
 
 Headers = Mapping[str, str]
 Options = Mapping[str, JSON]
-
-_MAX_FORM_FIELDS = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +115,7 @@ class ServiceSpec:
         text: bytes | str = body
         if media == "application/x-www-form-urlencoded":
             try:
-                values = parse_qs(body.decode("utf-8", "replace"), max_num_fields=_MAX_FORM_FIELDS)
+                values = parse_qs(body.decode("utf-8", "replace"), max_num_fields=MAX_FORM_FIELDS)
             except ValueError:  # more fields than a sender's form has
                 return None
             found = values.get("payload", [])

@@ -32,8 +32,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import MappingProxyType
 
-import orjson
-
 from parsers import _text
 from parsers._json import get_opt_str, get_opt_value, join
 from parsers.errors import PayloadError
@@ -249,27 +247,6 @@ def _subject(run: CiRun) -> str:
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def loads(body: bytes | str) -> dict[str, JSON]:
-    """Decode a JSON body that must hold an object.
-
-    Args:
-        body: The raw body (orjson refuses invalid UTF-8, NaN and too-deep nesting).
-
-    Returns:
-        The top-level object.
-
-    Raises:
-        PayloadError: The body is not JSON or not an object.
-    """
-    try:
-        value = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise PayloadError(f"body is not valid JSON: {exc}") from exc
-    if not isinstance(value, dict):
-        raise PayloadError(f"body must be a JSON object, got {type(value).__name__}")
-    return value
 
 
 def first_line(text: str | None) -> str | None:

@@ -25,12 +25,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping
-from urllib.parse import parse_qs
 
 from parsers import _ci_actions, _ci_gitlab, circleci, github, jenkins
-from parsers._ci import FIELD_DOCS, KINDS, PROVIDERS, loads
+from parsers._body import form_payload, loads_object
+from parsers._ci import FIELD_DOCS, KINDS, PROVIDERS
 from parsers._headers import header, nonblank_header
-from parsers.errors import PayloadError, UnsupportedEventError
+from parsers.errors import UnsupportedEventError
 from parsers.event import JSON, Event
 from parsers.signatures import sign_hmac_sha256
 
@@ -87,7 +87,6 @@ the credential; to have a password checked too, put `jenkins:{secret}@` after `h
 and *Workflow jobs* (and *Deployment statuses* for deploys)."""
 
 _FORM = "application/x-www-form-urlencoded"
-_MAX_FORM_FIELDS = 100
 
 
 # --------------------------------------------------------------------------- detection
@@ -213,7 +212,7 @@ def sign(body: bytes, secret: str) -> dict[str, str]:
     Raises:
         PayloadError: The body is not a JSON object.
     """
-    return sign_as(_provider_of_body(loads(body)), body, secret)
+    return sign_as(_provider_of_body(loads_object(body)), body, secret)
 
 
 def _provider_of_body(payload: Mapping[str, JSON]) -> str:
@@ -287,20 +286,8 @@ def _decode(headers: Mapping[str, str], body: bytes) -> dict[str, JSON]:
     """Decode the JSON object of a delivery (a form's `payload` field for GitHub forms)."""
     media = (header(headers, "Content-Type") or "").split(";", 1)[0].strip().lower()
     if media != _FORM:
-        return loads(body)
-    try:
-        form = parse_qs(
-            body.decode("utf-8"),
-            keep_blank_values=True,
-            errors="strict",
-            max_num_fields=_MAX_FORM_FIELDS,
-        )
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise PayloadError(f"form body is malformed: {exc}") from exc
-    values = form.get("payload", [])
-    if len(values) != 1:
-        raise PayloadError(f"form body must have one 'payload' field, found {len(values)}")
-    return loads(values[0])
+        return loads_object(body)
+    return loads_object(form_payload(body))
 
 
 # --------------------------------------------------------------------------- samples

@@ -56,8 +56,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 
-import orjson
-
+from parsers._body import loads_object
 from parsers._headers import header, nonblank_header
 from parsers._json import (
     as_dict,
@@ -360,13 +359,7 @@ def decode(body: bytes) -> dict[str, JSON]:
     Raises:
         PayloadError: The body is not UTF-8 JSON, or not an object.
     """
-    try:
-        value = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise PayloadError(f"body is not valid JSON: {exc}") from exc
-    if not isinstance(value, dict):
-        raise PayloadError(f"body must be a JSON object, got {type(value).__name__}")
-    return value
+    return loads_object(body)
 
 
 def _route(headers: Mapping[str, str], payload: Mapping[str, JSON]) -> str:
