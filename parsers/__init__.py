@@ -19,7 +19,7 @@ import orjson
 
 from parsers import ci, custom, docker, github, gitlab
 from parsers._body import MAX_FORM_FIELDS
-from parsers._headers import header
+from parsers._headers import header, media_type
 from parsers.errors import PayloadError, UnsupportedContentTypeError
 from parsers.event import JSON, Event
 
@@ -83,7 +83,7 @@ class ServiceSpec:
 
         An empty body needs no content type (a custom hook accepts an empty POST).
         """
-        media = (content_type or "").split(";", 1)[0].strip().lower()
+        media = media_type(content_type)
         if not media and empty:
             return
         if media not in self.content_types:
@@ -96,7 +96,7 @@ class ServiceSpec:
         Form bodies are checked by the service's parser; the pipeline records what it
         makes of them.
         """
-        media = (content_type or "").split(";", 1)[0].strip().lower()
+        media = media_type(content_type)
         if media == "application/x-www-form-urlencoded" or (not body and not media):
             return
         try:
@@ -111,7 +111,7 @@ class ServiceSpec:
         decoded; an empty body, or one that is not JSON, gives None (never raises: the
         parser has already said what was wrong with it).
         """
-        media = (header(headers, "Content-Type") or "").split(";", 1)[0].strip().lower()
+        media = media_type(header(headers, "Content-Type"))
         text: bytes | str = body
         if media == "application/x-www-form-urlencoded":
             try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-__all__ = ["header", "nonblank_header"]
+__all__ = ["header", "media_type", "nonblank_header"]
 
 
 def header(headers: Mapping[str, str], name: str) -> str | None:
@@ -44,3 +44,15 @@ def nonblank_header(headers: Mapping[str, str], name: str) -> str | None:
     """
     stripped = (header(headers, name) or "").strip()
     return stripped or None
+
+
+def media_type(content_type: str | None) -> str:
+    """Return a Content-Type's media type, lower-cased, without parameters such as charset.
+
+    Args:
+        content_type: The Content-Type header's value, or None when absent.
+
+    Returns:
+        The media type (`application/json`), or "" when there is none.
+    """
+    return (content_type or "").split(";", 1)[0].strip().lower()

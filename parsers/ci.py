@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping
 from parsers import _ci_actions, _ci_gitlab, circleci, github, jenkins
 from parsers._body import form_payload, loads_object
 from parsers._ci import FIELD_DOCS, KINDS, PROVIDERS
-from parsers._headers import header, nonblank_header
+from parsers._headers import header, media_type, nonblank_header
 from parsers.errors import UnsupportedEventError
 from parsers.event import JSON, Event
 from parsers.signatures import sign_hmac_sha256
@@ -284,7 +284,7 @@ def _not_ci(payload: Mapping[str, JSON]) -> str:
 
 def _decode(headers: Mapping[str, str], body: bytes) -> dict[str, JSON]:
     """Decode the JSON object of a delivery (a form's `payload` field for GitHub forms)."""
-    media = (header(headers, "Content-Type") or "").split(";", 1)[0].strip().lower()
+    media = media_type(header(headers, "Content-Type"))
     if media != _FORM:
         return loads_object(body)
     return loads_object(form_payload(body))

@@ -56,7 +56,7 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from parsers._headers import header, nonblank_header
+from parsers._headers import header, media_type, nonblank_header
 from parsers.errors import PayloadError, SignatureError, UnsupportedContentTypeError
 from parsers.event import JSON, Event
 from parsers.signatures import sign_hmac_sha256, verify_hmac_sha256
@@ -324,10 +324,6 @@ def verify(headers: Mapping[str, str], body: bytes, secret: str) -> None:
 # --------------------------------------------------------------------------- decoding
 
 
-def _media_type(headers: Mapping[str, str]) -> str:
-    return (header(headers, "Content-Type") or "").split(";", 1)[0].strip().lower()
-
-
 def decode(headers: Mapping[str, str], body: bytes) -> JSON:
     """Decode a custom delivery's body into its JSON value.
 
@@ -345,7 +341,7 @@ def decode(headers: Mapping[str, str], body: bytes) -> JSON:
     """
     if not body.strip():
         return None
-    media = _media_type(headers)
+    media = media_type(header(headers, "Content-Type"))
     if media and media not in CONTENT_TYPES:
         raise UnsupportedContentTypeError(
             f"unsupported content type {media!r}; send application/json"

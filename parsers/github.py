@@ -37,7 +37,7 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 
 from parsers._body import form_payload, loads_object
-from parsers._headers import header, nonblank_header
+from parsers._headers import header, media_type, nonblank_header
 from parsers._json import (
     as_dict,
     as_str,
@@ -134,13 +134,13 @@ def decode(content_type: str | None, body: bytes) -> dict[str, JSON]:
         PayloadError: The body is not UTF-8, not JSON, not an object, or the form has no
             single `payload` field.
     """
-    media_type = (content_type or "").split(";", 1)[0].strip().lower()
-    if media_type not in ("application/json", "application/x-www-form-urlencoded"):
+    media = media_type(content_type)
+    if media not in ("application/json", "application/x-www-form-urlencoded"):
         raise UnsupportedContentTypeError(
             f"unsupported content type {content_type!r}; GitHub sends application/json "
             "or application/x-www-form-urlencoded"
         )
-    if media_type == "application/json":
+    if media == "application/json":
         return loads_object(body)  # orjson refuses invalid UTF-8, NaN/Infinity and deep nesting
     try:
         text = body.decode("utf-8")
