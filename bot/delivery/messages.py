@@ -23,8 +23,9 @@ from bot.delivery.base import (
     Sink,
     TransientSinkError,
 )
+from bot.delivery.console import strip_controls
 from bot.store import AttemptResult, OutboxRow
-from formatters.message import LIMITS, Message, embed_size, message_from_json
+from formatters.message import LIMITS, Message, clamp, embed_size, message_from_json
 
 BACKOFF_BASE = 1.0
 BACKOFF_CAP = 300.0
@@ -80,6 +81,39 @@ def group_size(candidates: Sequence[OutboxRow]) -> int:
     return max(1, taken)
 
 
+# Bidi overrides and isolates (LRE RLE PDF LRO RLO, LRI RLI FSI PDI): a name carrying
+# U+202E shows "exe.gnp" as "png.exe". Right-to-left text itself needs none of them.
+_BIDI_CONTROLS = dict.fromkeys(map(ord, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"))
+
+
+def _plain(text: str | None) -> str | None:
+    return None if text is None else strip_controls(text).translate(_BIDI_CONTROLS)
+
+
+def without_controls(message: Message) -> Message:
+    """Return the message without C0/C1 controls (newline and tab stay) or bidi overrides.
+
+    Payload text reaches every part of a post (a login in the author line, a branch in
+    the title, any value a user template prints); what a control character does there
+    is never what the sender meant to show.
+    """
+    embeds = tuple(
+        replace(
+            embed,
+            title=_plain(embed.title),
+            description=_plain(embed.description),
+            author=_plain(embed.author),
+            footer=_plain(embed.footer),
+            fields=tuple(
+                replace(item, name=_plain(item.name) or "", value=_plain(item.value) or "")
+                for item in embed.fields
+            ),
+        )
+        for embed in message.embeds
+    )
+    return clamp(replace(message, content=_plain(message.content) or "", embeds=embeds))
+
+
 def coalesce(messages: Sequence[Message]) -> Message:
     """Join messages chosen by group_size into one post."""
     if len(messages) == 1:
@@ -114,7 +148,9 @@ class MessageDestination:
 
     async def send(self, rows: Sequence[OutboxRow]) -> Sent:
         """Post the rows as one message, with the first row's nonce (stable across retries)."""
-        message = coalesce([message_from_json(json.loads(r.payload)) for r in rows])
+        message = without_controls(
+            coalesce([message_from_json(json.loads(r.payload)) for r in rows])
+        )
         started = time.monotonic()
         try:
             receipt = await self.sink.send(message, nonce=rows[0].nonce)

@@ -54,27 +54,46 @@ def peak_rss() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def message_texts(message: Message) -> list[str]:
-    """Every piece of text a Discord user would read in `message`."""
-    texts = [message.content or ""]
+def message_texts(message: Message) -> list[tuple[str, str]]:
+    """Every piece of text a Discord user would read in `message`, with where it is."""
+    texts = [("content", message.content or "")]
     for embed in message.embeds:
-        texts += [embed.title or "", embed.author or "", embed.description or ""]
-        texts += [embed.footer or ""]
+        texts += [("title", embed.title or ""), ("author", embed.author or "")]
+        texts += [("description", embed.description or ""), ("footer", embed.footer or "")]
         for item in embed.fields:
-            texts += [item.name, item.value]
-    return [text for text in texts if text]
+            texts += [("field", item.name), ("field", item.value)]
+    return [(where, text) for where, text in texts if text]
 
 
-def problems_in(text: str, foreign: Iterable[str] = ("evil.example",)) -> list[str]:
-    """What is wrong with posted text: live mentions, foreign masked links, raw controls."""
-    found = [f"live mention {m.group(0)!r}" for m in LIVE_MENTION.finditer(text)]
-    for match in MASKED_LINK.finditer(text):
-        target = match.group(2).lower()
-        # A target without a scheme is shown as text; another scheme or host is a live link.
-        scheme = re.match(r"[a-z][a-z0-9+.-]*:", target)
-        other_scheme = scheme is not None and scheme.group(0) not in ("http:", "https:")
-        if other_scheme or any(f in target for f in foreign):
-            found.append(f"masked link {match.group(0)!r}")
+# Where Discord renders markdown and mentions; an embed's author and footer are plain text.
+MARKDOWN_PARTS = frozenset({"content", "description", "field"})
+CODE = re.compile(r"```.*?```|``[^`]*``|`[^`\n]*`", re.DOTALL)
+# Markup the injection tests send, live when it starts a line outside code.
+LIVE_BLOCK = re.compile(r"(?m)^\s*(#+ Heading|> quote)")
+
+
+def outside_code(text: str) -> str:
+    """`text` without its code blocks and spans (where Discord renders nothing)."""
+    return CODE.sub(" ", text)
+
+
+def problems_in(
+    text: str, where: str = "content", foreign: Iterable[str] = ("evil.example",)
+) -> list[str]:
+    """What is wrong with posted text: live mentions, foreign links, live injected markup
+    (in parts that render markdown, outside code) and raw controls or bidi overrides."""
+    found = []
+    if where in MARKDOWN_PARTS:
+        live = outside_code(text)
+        found += [f"live mention {m.group(0)!r}" for m in LIVE_MENTION.finditer(live)]
+        found += [f"live markup {m.group(0)!r}" for m in LIVE_BLOCK.finditer(live)]
+        for match in MASKED_LINK.finditer(live):
+            target = match.group(2).lower()
+            # A target without a scheme is shown as text; another scheme or host is live.
+            scheme = re.match(r"[a-z][a-z0-9+.-]*:", target)
+            other_scheme = scheme is not None and scheme.group(0) not in ("http:", "https:")
+            if other_scheme or any(f in target for f in foreign):
+                found.append(f"masked link {match.group(0)!r}")
     for char in text:
         if char in "\n\t":
             continue
@@ -142,10 +161,10 @@ class Watch(Services):
     def assert_clean(self, foreign: Iterable[str] = ("evil.example",)) -> None:
         """Every posted message is free of live mentions, foreign links, raw controls."""
         bad = [
-            (problem, text[:300])
+            (where, problem, text[:300])
             for message in self.posted()
-            for text in message_texts(message)
-            for problem in problems_in(text, foreign)
+            for where, text in message_texts(message)
+            for problem in problems_in(text, where, foreign)
         ]
         assert bad == []
 
