@@ -371,3 +371,49 @@ def get_opt_list(obj: Mapping[str, JSON], path: str, *, at: str = "") -> list[JS
     """
     value = get_opt_value(obj, path, at=at)
     return [] if value is None else as_list(value, join(at, path))
+
+
+def get_opt_str_list(obj: Mapping[str, JSON], path: str, *, at: str = "") -> list[JSON]:
+    """Return the array of strings at `path`, or an empty list when it is missing or null.
+
+    Args:
+        obj: A decoded JSON object.
+        path: Dotted path of the value inside `obj`.
+        at: Path of `obj` inside the whole payload, for error messages.
+
+    Returns:
+        The strings, or [] when absent.
+
+    Raises:
+        PayloadError: The value is present and not an array, or an item is not a string.
+    """
+    where = join(at, path)
+    return [as_str(item, f"{where}.{i}") for i, item in enumerate(get_opt_list(obj, path, at=at))]
+
+
+def get_opt_names(obj: Mapping[str, JSON], path: str, key: str, *, at: str = "") -> list[JSON]:
+    """Return `key` of each object in the array at `path` (label names, user logins).
+
+    Objects without the key, or with it null, are skipped; a missing or null array reads
+    as [].
+
+    Args:
+        obj: A decoded JSON object.
+        path: Dotted path of the array inside `obj`.
+        key: Dotted path of the string inside each item.
+        at: Path of `obj` inside the whole payload, for error messages.
+
+    Returns:
+        The strings found, in order.
+
+    Raises:
+        PayloadError: The value is present and not an array, an item is not an object,
+            or its `key` is present and not a string.
+    """
+    where = join(at, path)
+    names: list[JSON] = []
+    for i, item in enumerate(get_opt_list(obj, path, at=at)):
+        name = get_opt_str(as_dict(item, f"{where}.{i}"), key, at=f"{where}.{i}")
+        if name is not None:
+            names.append(name)
+    return names

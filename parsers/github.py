@@ -46,7 +46,9 @@ from parsers._json import (
     get_opt_bool,
     get_opt_int,
     get_opt_list,
+    get_opt_names,
     get_opt_str,
+    get_opt_str_list,
     get_opt_value,
     get_str,
     join,
@@ -265,23 +267,6 @@ def _duration(start: datetime | None, end: datetime | None) -> int | None:
     return round((end - start).total_seconds())
 
 
-def _strings(obj: Mapping[str, JSON], path: str, *, at: str = "") -> list[JSON]:
-    """Read an optional array of strings."""
-    where = join(at, path)
-    return [as_str(item, f"{where}.{i}") for i, item in enumerate(get_opt_list(obj, path, at=at))]
-
-
-def _names(obj: Mapping[str, JSON], path: str, key: str, *, at: str = "") -> list[JSON]:
-    """Read `key` from each object of an optional array (label names, user logins)."""
-    where = join(at, path)
-    names: list[JSON] = []
-    for i, item in enumerate(get_opt_list(obj, path, at=at)):
-        name = get_opt_str(as_dict(item, f"{where}.{i}"), key, at=f"{where}.{i}")
-        if name is not None:
-            names.append(name)
-    return names
-
-
 def _numbers(obj: Mapping[str, JSON], path: str, *, at: str = "") -> list[JSON]:
     """Read `number` from each object of an optional array (linked pull requests)."""
     where = join(at, path)
@@ -410,9 +395,11 @@ def _commits(p: Mapping[str, JSON]) -> tuple[list[JSON], list[JSON], int, int]:
         author = get_opt_str(commit, "author.username", at=at) or get_opt_str(
             commit, "author.name", at=at
         )
-        changed = {key: _strings(commit, key, at=at) for key in ("added", "removed", "modified")}
+        changed = {
+            key: get_opt_str_list(commit, key, at=at) for key in ("added", "removed", "modified")
+        }
         for paths in changed.values():
-            for path in map(str, paths):  # _strings checked that each is a string
+            for path in map(str, paths):  # get_opt_str_list checked that each is a string
                 if path in files:
                     continue
                 if len(files) < MAX_PUSH_FILES:
@@ -550,7 +537,7 @@ def _pull_request(p: Mapping[str, JSON]) -> dict[str, JSON]:
         "deletions": get_opt_int(pr, "deletions", at=at),
         "changed_files": get_opt_int(pr, "changed_files", at=at),
         "commits": get_opt_int(pr, "commits", at=at),
-        "labels": _names(pr, "labels", "name", at=at),
+        "labels": get_opt_names(pr, "labels", "name", at=at),
         "base": get_str(pr, "base.ref", at=at),
         "head": get_str(pr, "head.ref", at=at),
         "head_sha": get_opt_str(pr, "head.sha", at=at),
@@ -703,8 +690,8 @@ def _issue(p: Mapping[str, JSON]) -> dict[str, JSON]:
         "title": get_str(issue, "title", at=at),
         "body": get_opt_str(issue, "body", at=at) or "",
         "state": get_opt_str(issue, "state", at=at),
-        "labels": _names(issue, "labels", "name", at=at),
-        "assignees": _names(issue, "assignees", "login", at=at),
+        "labels": get_opt_names(issue, "labels", "name", at=at),
+        "assignees": get_opt_names(issue, "assignees", "login", at=at),
         "url": get_str(issue, "html_url", at=at),
         "author": get_opt_str(issue, "user.login", at=at),
     }
@@ -867,7 +854,7 @@ def _parse_workflow_job(d: _Delivery) -> Event:
         "head_branch": branch,
         "url": get_opt_str(raw, "html_url", at=at),
         "runner_name": get_opt_str(raw, "runner_name", at=at),
-        "runner_labels": _strings(raw, "labels", at=at),
+        "runner_labels": get_opt_str_list(raw, "labels", at=at),
         "failed_steps": failed_steps,
     }
     of_workflow = f" ({workflow_name})" if workflow_name else ""
@@ -1174,7 +1161,7 @@ def _discussion(p: Mapping[str, JSON]) -> dict[str, JSON]:
         "url": get_str(raw, "html_url", at=at),
         "author": get_opt_str(raw, "user.login", at=at),
         "answer_url": get_opt_str(raw, "answer_html_url", at=at),
-        "labels": _names(raw, "labels", "name", at=at),
+        "labels": get_opt_names(raw, "labels", "name", at=at),
     }
 
 
@@ -1235,7 +1222,7 @@ def _parse_ping(d: _Delivery) -> Event:
             "zen": get_opt_str(p, "zen"),
             "hook_id": get_opt_int(p, "hook_id") or get_opt_int(p, "hook.id"),
             "hook_type": get_opt_str(p, "hook.type"),
-            "hook_events": _strings(p, "hook.events"),
+            "hook_events": get_opt_str_list(p, "hook.events"),
             "org": get_opt_str(p, "organization.login"),
         },
     )

@@ -67,7 +67,9 @@ from parsers._json import (
     get_opt_dict,
     get_opt_int,
     get_opt_list,
+    get_opt_names,
     get_opt_str,
+    get_opt_str_list,
     get_opt_value,
     get_str,
     join,
@@ -483,23 +485,6 @@ def _seconds(obj: Mapping[str, JSON], path: str, *, at: str = "") -> int | None:
     return max(0, round(value))
 
 
-def _strings(obj: Mapping[str, JSON], path: str, *, at: str = "") -> list[JSON]:
-    """Read an optional array of strings."""
-    where = join(at, path)
-    return [as_str(item, f"{where}.{i}") for i, item in enumerate(get_opt_list(obj, path, at=at))]
-
-
-def _names(obj: Mapping[str, JSON], path: str, key: str, *, at: str = "") -> list[JSON]:
-    """Read `key` from each object of an optional array (label titles, usernames)."""
-    where = join(at, path)
-    names: list[JSON] = []
-    for i, item in enumerate(get_opt_list(obj, path, at=at)):
-        name = get_opt_str(as_dict(item, f"{where}.{i}"), key, at=f"{where}.{i}")
-        if name is not None:
-            names.append(name)
-    return names
-
-
 def _project_path(p: Mapping[str, JSON]) -> str | None:
     """Return the project's `namespace/path`, wherever this payload keeps it."""
     return get_opt_str(p, "project.path_with_namespace") or get_opt_str(p, "project_name")
@@ -695,9 +680,11 @@ def _commits(p: Mapping[str, JSON]) -> tuple[list[JSON], list[JSON], int, int]:
     for i, item in enumerate(items[:MAX_PUSH_COMMITS]):
         at = f"commits.{i}"
         commit = as_dict(item, at)
-        changed = {key: _strings(commit, key, at=at) for key in ("added", "removed", "modified")}
+        changed = {
+            key: get_opt_str_list(commit, key, at=at) for key in ("added", "removed", "modified")
+        }
         for paths in changed.values():
-            for path in map(str, paths):  # _strings checked that each is a string
+            for path in map(str, paths):  # get_opt_str_list checked that each is a string
                 if path in files:
                     continue
                 if len(files) < MAX_PUSH_FILES:
@@ -851,8 +838,8 @@ def _parse_tag_push(d: _Delivery) -> Event:
 def _labels(obj: Mapping[str, JSON], p: Mapping[str, JSON], at: str) -> list[JSON]:
     """Return label titles from the object, else from the payload's top-level `labels`."""
     if get_opt_value(obj, "labels", at=at) is not None:
-        return _names(obj, "labels", "title", at=at)
-    return _names(p, "labels", "title")
+        return get_opt_names(obj, "labels", "title", at=at)
+    return get_opt_names(p, "labels", "title")
 
 
 def _merge_request(mr: Mapping[str, JSON], at: str) -> dict[str, JSON]:
@@ -909,8 +896,8 @@ def _parse_merge_request(d: _Delivery) -> Event:
     action = _status_word(_action(attrs, "action", "update", at=at), f"{at}.action")
     mr = _merge_request(attrs, at)
     mr["labels"] = _labels(attrs, p, at)
-    mr["assignees"] = _names(p, "assignees", "username")
-    mr["reviewers"] = _names(p, "reviewers", "username")
+    mr["assignees"] = get_opt_names(p, "assignees", "username")
+    mr["reviewers"] = get_opt_names(p, "reviewers", "username")
     number = get_int(attrs, "iid", at=at)
     changes = get_opt_dict(p, "changes") or {}
     verb = _MR_VERBS.get(action, _past(action))
@@ -1048,7 +1035,7 @@ def _parse_pipeline(d: _Delivery) -> Event:
     branch = None if is_tag else ref
     tag = ref if is_tag else None
     sha = get_opt_str(attrs, "sha", at=at)
-    stages = _strings(attrs, "stages", at=at)
+    stages = get_opt_str_list(attrs, "stages", at=at)
     jobs = _pipeline_jobs(p, stages, repo_url)
     failed = [job for job in jobs if job["status"] == "failed"]
     blocking = [job for job in failed if not job["allow_failure"]] or failed
@@ -1225,7 +1212,7 @@ def _parse_issue(d: _Delivery) -> Event:
     attrs = get_dict(p, at)
     action = _status_word(_action(attrs, "action", "update", at=at), f"{at}.action")
     issue = _issue(attrs, p, at)
-    issue["assignees"] = _names(p, "assignees", "username")
+    issue["assignees"] = get_opt_names(p, "assignees", "username")
     number = get_int(attrs, "iid", at=at)
     noun = get_opt_str(attrs, "type", at=at) or "Issue"
     return _event(
