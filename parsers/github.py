@@ -37,6 +37,7 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 
 from parsers._body import form_payload, loads_object
+from parsers._ci import between
 from parsers._headers import header, media_type, nonblank_header
 from parsers._json import (
     as_dict,
@@ -258,13 +259,6 @@ def _time(obj: Mapping[str, JSON], path: str, *, at: str = "") -> datetime | Non
     except (ValueError, OverflowError, OSError) as exc:
         raise PayloadError(f"invalid timestamp {value!r}", where) from exc
     raise PayloadError("expected a timestamp", where)
-
-
-def _duration(start: datetime | None, end: datetime | None) -> int | None:
-    """Return whole seconds from start to end, or None when either is unknown."""
-    if start is None or end is None or end < start:
-        return None
-    return round((end - start).total_seconds())
 
 
 def _numbers(obj: Mapping[str, JSON], path: str, *, at: str = "") -> list[JSON]:
@@ -792,7 +786,7 @@ def _parse_workflow_run(d: _Delivery) -> Event:
     head_sha = get_opt_str(run, "head_sha", at=at)
     started = _time(run, "run_started_at", at=at) or _time(run, "created_at", at=at)
     updated = _time(run, "updated_at", at=at)
-    duration = _duration(started, updated) if run_status == "completed" else None
+    duration = between(started, updated) if run_status == "completed" else None
     workflow: dict[str, JSON] = {
         "name": name,
         "run_id": get_opt_int(run, "id", at=at),
@@ -849,7 +843,7 @@ def _parse_workflow_job(d: _Delivery) -> Event:
         "run_attempt": get_opt_int(raw, "run_attempt", at=at),
         "status": job_status,
         "conclusion": conclusion,
-        "duration_seconds": _duration(started, completed),
+        "duration_seconds": between(started, completed),
         "head_sha": head_sha,
         "head_branch": branch,
         "url": get_opt_str(raw, "html_url", at=at),
@@ -926,7 +920,7 @@ def _parse_check_run(d: _Delivery) -> Event:
         "app": get_opt_str(raw, "app.name", at=at),
         "status": run_status,
         "conclusion": conclusion,
-        "duration_seconds": _duration(started, completed),
+        "duration_seconds": between(started, completed),
         "head_sha": head_sha,
         "head_branch": branch,
         "url": get_opt_str(raw, "html_url", at=at),
