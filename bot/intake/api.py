@@ -196,6 +196,19 @@ def _strings(body: Mapping[str, Any], name: str) -> list[str]:
     return value
 
 
+def _events(body: Mapping[str, Any], *, null_ok: bool = True) -> str | None:
+    """Read `events`: a string (`push,pr`) or a list of strings, joined; None when absent.
+
+    An explicit null reads as absent when `null_ok`, and is refused otherwise.
+    """
+    events = body.get("events")
+    if isinstance(events, list):
+        return ",".join(_strings(body, "events"))
+    if isinstance(events, str) or (events is None and (null_ok or "events" not in body)):
+        return events
+    raise ApiError(400, "events must be a string (push,pr) or a list of strings")
+
+
 def _unknown(body: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
     extra = sorted(set(body) - set(allowed))
     if extra:
@@ -230,11 +243,7 @@ async def create_hook(request: web.Request) -> web.Response:
     service = _text(body, "service")
     if not service:
         raise ApiError(400, 'service is required, e.g. {"service": "github"}')
-    events = body.get("events")
-    if isinstance(events, list):
-        events = ",".join(_strings(body, "events"))
-    elif events is not None and not isinstance(events, str):
-        raise ApiError(400, "events must be a string (push,pr) or a list of strings")
+    events = _events(body)
     destination = destination_for(
         _text(body, "webhook_url"),
         _text(body, "channel_id"),
@@ -291,11 +300,7 @@ async def patch_hook(request: web.Request) -> web.Response:
     _unknown(body, PATCHABLE)
     if not body:
         raise ApiError(400, f"nothing to change; give one of: {', '.join(PATCHABLE)}")
-    events = body.get("events")
-    if isinstance(events, list):
-        events = ",".join(_strings(body, "events"))
-    elif "events" in body and not isinstance(events, str):
-        raise ApiError(400, "events must be a string (push,pr) or a list of strings")
+    events = _events(body, null_ok=False)
     filters = _strings(body, "filters") if "filters" in body else None
     aggregate = body.get("aggregate") or "off"  # null, like "off", ends the window
     if not isinstance(aggregate, str):
@@ -433,11 +438,7 @@ async def add_forward(request: web.Request) -> web.Response:
     url = _text(body, "url")
     if not url or not url.startswith(("http://", "https://")):
         raise ApiError(400, 'url is required: an http(s) URL, e.g. {"url": "https://…"}')
-    events = body.get("events")
-    if isinstance(events, list):
-        events = ",".join(_strings(body, "events"))
-    elif events is not None and not isinstance(events, str):
-        raise ApiError(400, "events must be a string (push,pr) or a list of strings")
+    events = _events(body)
     low, high = FORWARD_TIMEOUT_RANGE
     add = AddForward(
         url=url,
