@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from bot.core.selection import selects
@@ -22,7 +22,7 @@ from bot.delivery.outbox import make_nonce
 from bot.store import NewOutbox
 from bot.store.forwards import Forward
 from formatters.forward import BodyError, body_text, default_body, render_body
-from parsers.event import Event
+from parsers.event import JSON, Event
 
 MAX_FORWARDS = 10  # per hook
 MAX_HEADERS = 20
@@ -49,12 +49,18 @@ def body_for(
     body = default_body(
         event, delivery=delivery, hook_id=forward.hook_id, timestamp=now, alert=alert
     )
+    return _chosen_body(forward, event, body, body_text(body))
+
+
+def _chosen_body(
+    forward: Forward, event: Event, body: Mapping[str, JSON], default_text: str
+) -> tuple[str, str | None]:
     if forward.body is None:
-        return body_text(body), None
+        return default_text, None
     try:
         return render_body(forward.body, event, body), None
     except BodyError as exc:
-        return body_text(body), f"forward {forward.number}: {exc}; the default body was sent"
+        return default_text, f"forward {forward.number}: {exc}; the default body was sent"
 
 
 def forward_rows(
@@ -73,6 +79,9 @@ def forward_rows(
     """
     rows: list[NewOutbox] = []
     errors: list[str] = []
+    defaults: dict[
+        str, tuple[Mapping[str, JSON], str]
+    ] = {}  # per hook: built once, not per forward
     for forward in forwards:
         if (
             alert is None
@@ -80,7 +89,12 @@ def forward_rows(
             and not selects(forward.events, event.service, event.kind)
         ):
             continue
-        text, error = body_for(forward, event, delivery=delivery, now=now, alert=alert)
+        if forward.hook_id not in defaults:
+            body = default_body(
+                event, delivery=delivery, hook_id=forward.hook_id, timestamp=now, alert=alert
+            )
+            defaults[forward.hook_id] = (body, body_text(body))
+        text, error = _chosen_body(forward, event, *defaults[forward.hook_id])
         if error is not None:
             errors.append(error)
         request = ForwardRequest(

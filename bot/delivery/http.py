@@ -16,6 +16,7 @@ request connects to is checked by bot.delivery.guard first (see GuardedResolver)
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -140,6 +141,12 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
     return max(0.0, when.timestamp() - now)
 
 
+@functools.lru_cache(maxsize=1024)
+def _webhook(secret: str) -> Webhook:
+    """One signer per forward secret (building one decodes the key each time)."""
+    return Webhook(secret)
+
+
 def sign(secret: str, msg_id: str, timestamp: int, body: str) -> dict[str, str]:
     """Return the signature headers of one request (Standard Webhooks and hookbot's own)."""
     moment = datetime.fromtimestamp(timestamp, UTC)
@@ -147,7 +154,7 @@ def sign(secret: str, msg_id: str, timestamp: int, body: str) -> dict[str, str]:
     return {
         "webhook-id": msg_id,
         "webhook-timestamp": str(timestamp),
-        "webhook-signature": Webhook(secret).sign(msg_id, moment, body),
+        "webhook-signature": _webhook(secret).sign(msg_id, moment, body),
         SIGNATURE_HEADER: f"sha256={digest}",
     }
 
