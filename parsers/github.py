@@ -54,6 +54,7 @@ from parsers._json import (
     get_str,
     join,
 )
+from parsers._push import ChangedPaths
 from parsers._text import first_line, one_line, plural
 from parsers.errors import PayloadError, UnsupportedContentTypeError, UnsupportedEventError
 from parsers.event import JSON, Event
@@ -378,8 +379,7 @@ def _commits(p: Mapping[str, JSON]) -> tuple[list[JSON], list[JSON], int, int]:
     """
     items = get_opt_list(p, "commits")
     commits: list[JSON] = []
-    files: dict[str, None] = {}  # an ordered set: first-seen order, O(1) membership
-    overflow: set[str] = set()
+    files = ChangedPaths(MAX_PUSH_FILES)
     path_budget = MAX_COMMIT_PATHS
     for i, item in enumerate(items[:MAX_PUSH_COMMITS]):
         at = f"commits.{i}"
@@ -393,13 +393,7 @@ def _commits(p: Mapping[str, JSON]) -> tuple[list[JSON], list[JSON], int, int]:
             key: get_opt_str_list(commit, key, at=at) for key in ("added", "removed", "modified")
         }
         for paths in changed.values():
-            for path in map(str, paths):  # get_opt_str_list checked that each is a string
-                if path in files:
-                    continue
-                if len(files) < MAX_PUSH_FILES:
-                    files[path] = None
-                else:
-                    overflow.add(path)
+            files.add(map(str, paths))  # get_opt_str_list checked that each is a string
         kept: dict[str, JSON] = {}
         for key, paths in changed.items():
             shown = paths[:path_budget]
@@ -416,7 +410,7 @@ def _commits(p: Mapping[str, JSON]) -> tuple[list[JSON], list[JSON], int, int]:
                 **kept,
             }
         )
-    return commits, list(files), max(0, len(items) - MAX_PUSH_COMMITS), len(overflow)
+    return commits, files.kept, max(0, len(items) - MAX_PUSH_COMMITS), files.omitted
 
 
 def _parse_push(d: _Delivery) -> Event:
