@@ -150,8 +150,10 @@ class Watch(Services):
         store = self.app.store
         async with asyncio.timeout(SETTLE):
             while True:
-                counts = await store.outbox.counts()
+                # Inbox first: a delivery is marked done in the transaction that queues
+                # its messages, so once none is pending, the outbox holds all of them.
                 pending = await store.inbox.pending(1)
+                counts = await store.outbox.counts()
                 if not pending and counts["ready"] == 0 and counts["in-flight"] == 0:
                     return
                 await asyncio.sleep(0.05)
