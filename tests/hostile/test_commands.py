@@ -16,7 +16,7 @@ import uuid
 
 import pytest
 
-from bot.service import HookError
+from bot.service import HookError, TemplateChange
 from parsers.signatures import sign_hmac_sha256
 from tests.bot.test_cli_ux import Run, hookbot  # noqa: F401 - the in-process CLI fixture
 from tests.conftest import sample
@@ -119,7 +119,8 @@ async def test_template_abuse_is_refused_or_bounded(watch: Watch, source: str):
         assert dict(hook.templates) == {}
         return
     # Accepted: harmless, and so is the message a real delivery makes with it.
-    assert not any(word in change.summary for word in INTERNALS)  # type: ignore[attr-defined]
+    assert isinstance(change, TemplateChange)
+    assert not any(word in change.summary for word in INTERNALS)
     assert await post_push(watch, creds, push("main")) == 202
     await watch.settle()
     (message,) = watch.posted()
