@@ -39,7 +39,7 @@ from tests.conftest import RecordingSink, make_settings
 HEADER_TIMEOUT = 3.0  # slow headers: tests/bot/test_server_hostile.py; 2,000 at once need more
 BODY_TIMEOUT = 0.8
 PER_REQUEST = 1.0  # seconds: every hostile request is answered within this
-PEAK_GROWTH = 150 * 1024 * 1024  # bytes the process's peak RSS may grow during one class
+PEAK_GROWTH = 100 * 1024 * 1024  # peak RSS growth per class; measured alone: 57 MB at most
 MAX_BODY = 4 * 1024 * 1024  # HOOKBOT_MAX_BODY here: a 1 MB mutant fits, a bomb does not
 SETTLE = 10.0  # seconds the pipeline and outbox may take to finish what was accepted
 
