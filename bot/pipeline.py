@@ -47,7 +47,6 @@ log = logging.getLogger(__name__)
 BATCH = 64
 POLL_SECONDS = 2.0
 SLICE_SECONDS = 0.005
-MAX_SLICE_SECONDS = 0.05
 # A delivery the pipeline started this many times without finishing is set aside.
 MAX_ATTEMPTS = 3
 
@@ -153,6 +152,7 @@ class Pipeline:
         store: Store,
         on_queued: Callable[[], None],
         clock: Callable[[], float] = time.time,
+        intake_busy: Callable[[], bool] = lambda: False,
         parse_pool: ParsePool | None = None,
         enrich: Callable[[Event], Awaitable[Event]] | None = None,
         *,
@@ -169,6 +169,7 @@ class Pipeline:
         self._enrich = enrich
         self._parse_pool = parse_pool or ParsePool()
         self._on_queued = on_queued
+        self._intake_busy = intake_busy
         self.idle = idle if idle is not None else asyncio.Event()  # clear during a backlog
         self.idle.set()
         self._clock = clock
@@ -262,11 +263,11 @@ class Pipeline:
     async def _process_batch(self, rows: list[InboxRow]) -> None:
         """Work out the batch's deliveries, committing each slice of work as it is done.
 
-        A slice of parsing and rendering ends in one transaction, so its messages go out
-        while the rest is worked on, and awaiting that commit lets requests in. A slice
-        lasts as long as the rest of the loop ran between two slices (5–50 ms): rows are
-        not interleaved one by one with requests, which under sustained intake gave the
-        pipeline one row per loop turn while dozens of requests got theirs.
+        A slice (about 5 ms of parsing and rendering) ends in one transaction, so its
+        messages go out while the rest is worked on. While deliveries are arriving, the
+        pipeline then pauses as long as it worked: they are on disk, their messages can
+        wait a little, and the receiver keeps at least half the loop. A quiet receiver
+        means no pause, so a lone event is not delayed.
         """
         now = self._clock()
         hooks = await self._store.hooks.get_many({row.hook_id for row in rows})
@@ -275,7 +276,6 @@ class Pipeline:
         tracker = AlertTracker(self._store)
         completions: list[Completion] = []
         slice_start = time.monotonic()
-        budget = SLICE_SECONDS
         for row in rows:
             hook = hooks.get(row.hook_id)
             rules = None if hook is None else compile_rules(hook)
@@ -290,16 +290,14 @@ class Pipeline:
                     row, rules, templates, tracker, now, forwards.get(row.hook_id, ())
                 )
             )
-            slice_end = time.monotonic()
-            if slice_end - slice_start < budget:
+            worked = time.monotonic() - slice_start
+            if worked < SLICE_SECONDS:
+                await asyncio.sleep(0)  # let requests in between rows
                 continue
-            await self._commit(completions)  # awaiting the store lets requests in
+            await self._commit(completions)
             completions = []
+            await asyncio.sleep(min(worked, 0.05) if self._intake_busy() else 0)
             slice_start = time.monotonic()
-            # Work as long as the rest of the loop just did (5–50 ms): under load the
-            # receiver and the pipeline share the core about evenly, so what is accepted
-            # is also processed; when the loop is quiet, slices stay short.
-            budget = min(max(slice_start - slice_end, SLICE_SECONDS), MAX_SLICE_SECONDS)
         if completions:
             await self._commit(completions)
 
