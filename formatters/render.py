@@ -337,6 +337,22 @@ def raw(value: object) -> Markdown:
 _WEB_ADDRESS = re.compile(r"https?://[^\s<>\[\]()`\\|]+")
 
 
+_LINK_BREAKERS = re.compile(r"[\s()\[\]<>`\\|\x00-\x1f\x7f]")
+
+
+def href(value: object) -> str:
+    """Return a value fit for a markdown link target: an http(s) URL, else "".
+
+    Characters that would end the target or start markdown of their own (`)`, `]`,
+    spaces, `<`, …) are percent-encoded, so a payload URL such as
+    `https://ci/1/) [log in](http://evil)` cannot open a second, masked link.
+    """
+    text = value if isinstance(value, str) else ""
+    if not text.lower().startswith(("http://", "https://")):
+        return ""
+    return _LINK_BREAKERS.sub(lambda m: "".join(f"%{b:02X}" for b in m.group().encode()), text)
+
+
 def _escaped(value: object) -> object:
     """Return a value as a user template prints it: see the module doc."""
     if value is None:
@@ -493,6 +509,7 @@ def _bounded_filters(
         sum=sum_,
         md=md,
         raw=raw,
+        href=href,
         short_sha=short_sha,
         truncate_line=truncate_line,
         plural=plural,

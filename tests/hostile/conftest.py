@@ -24,6 +24,7 @@ import unicodedata
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
@@ -93,7 +94,8 @@ def problems_in(
             # A target without a scheme is shown as text; another scheme or host is live.
             scheme = re.match(r"[a-z][a-z0-9+.-]*:", target)
             other_scheme = scheme is not None and scheme.group(0) not in ("http:", "https:")
-            if other_scheme or any(f in target for f in foreign):
+            host = urlsplit(target).hostname or "" if scheme is not None else ""
+            if other_scheme or any(host == f or host.endswith("." + f) for f in foreign):
                 found.append(f"masked link {match.group(0)!r}")
     for char in text:
         if char in "\n\t":

@@ -112,15 +112,8 @@ async def test_hostile_text_is_neutralised_in_embeds_and_templates(watch: Watch,
     watch.assert_no_tracebacks()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bug: URL fields of a payload go unchecked into masked-link targets of the default "
-        "embeds (_macros.j2 and ci/_ci.j2 `link`, `sha`): a URL holding `)` closes the link "
-        "and opens a live masked link to another host; Jenkins posts need only the URL"
-    ),
-)
 async def test_a_url_field_cannot_open_a_masked_link_to_another_host(watch: Watch):
+    """A payload URL holding `)` stays one link to its own host (the `href` filter)."""
     creds = await watch.on("ci")
     document = json.loads(sample("ci/jenkins_failed"))
     document["build"]["full_url"] = "https://jenkins.example.com/1/) [log in](http://evil.example/x"
