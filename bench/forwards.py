@@ -33,8 +33,6 @@ import hashlib
 import hmac
 import os
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -51,36 +49,32 @@ from aiohttp import web
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from bot.core.verbs import AddForward
-from bot.delivery.guard import parse_allow
-from bot.service import HookService
-from bot.store import Store
-
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # `bench` is not an installed package
+
+from bench.e2e import cpu_seconds  # noqa: E402
+from bench.ingest import (  # noqa: E402
+    BenchError,
+    free_port,
+    hookbot_command,
+    hookbot_env,
+    spawned,
+    stop_gracefully,
+)
+from bot.core.verbs import AddForward  # noqa: E402
+from bot.delivery.guard import parse_allow  # noqa: E402
+from bot.service import HookService  # noqa: E402
+from bot.store import Store  # noqa: E402
+
 SAMPLE = ROOT / "parsers" / "samples" / "github" / "push.json"
 HOST = "127.0.0.1"
-SERVER_CPU = "0"
 CLIENT_CPU = 1
 ALLOW = "127.0.0.1/32"
 ENDPOINTS = 50
 PER_HOOK = 10  # bot.delivery.forwarding.MAX_FORWARDS
 START_TIMEOUT = 30.0
 DRAIN_TIMEOUT = 120.0
-STOP_TIMEOUT = 60.0
 TARGET_PER_S = 1_000
-CLEARED_ENV = (
-    "DISCORD_TOKEN",
-    "DISCORD_WEBHOOK_URL",
-    "DISCORD_API_BASE",
-    "DISCORD_GATEWAY_URL",
-    "PUBLIC_URL",
-    "NGROK_AUTHTOKEN",
-    "GITHUB_TOKEN",
-)
-
-
-class BenchError(Exception):
-    """A step or a correctness check failed; the message says which."""
 
 
 def log(message: str) -> None:
@@ -117,20 +111,6 @@ class Tally:
 # --------------------------------------------------------------------------- set-up
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-def hookbot_command() -> str:
-    beside = Path(sys.executable).parent / "hookbot"
-    found = str(beside) if beside.exists() else shutil.which("hookbot")
-    if found is None:
-        raise BenchError("no `hookbot` command: run with the project venv's python")
-    return found
-
-
 async def create_forwards(db: Path, receiver_port: int) -> tuple[list[Target], list[Endpoint]]:
     """Create 5 GitHub hooks with 10 forwards each through HookService; return them."""
     store = await Store.open(str(db))
@@ -156,50 +136,13 @@ async def create_forwards(db: Path, receiver_port: int) -> tuple[list[Target], l
 
 @contextlib.contextmanager
 def hookbot_running(db: Path, port: int, stderr_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    env = {k: v for k, v in os.environ.items() if k not in CLEARED_ENV}
-    env.update(
-        HOOKBOT_DB=str(db),
-        HOOKBOT_PORT=str(port),
-        HOOKBOT_HOST=HOST,
-        HOOKBOT_FORWARD_ALLOW=ALLOW,
-        LOG_LEVEL="WARNING",
-    )
-    with stderr_path.open("wb") as stderr:
-        proc = subprocess.Popen(
-            ["taskset", "-c", SERVER_CPU, hookbot_command(), "run"],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-            env=env,
-            cwd=db.parent,
-        )
-        try:
-            yield proc
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-
-
-def stop_gracefully(proc: subprocess.Popen[bytes]) -> float:
-    began = time.monotonic()
-    proc.send_signal(signal.SIGTERM)
-    try:
-        code = proc.wait(timeout=STOP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        raise BenchError(f"hookbot did not stop within {STOP_TIMEOUT:.0f} s of SIGTERM") from None
-    if code != 0:
-        raise BenchError(f"hookbot exited with {code} after SIGTERM")
-    return time.monotonic() - began
-
-
-_TICK = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    """Return a process's user + system CPU time so far, from /proc/<pid>/stat."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _TICK
+    """`hookbot run` on the server CPU (bench/ingest.py's launcher), forwards to 127.0.0.1."""
+    env = {**hookbot_env(db, port), "HOOKBOT_FORWARD_ALLOW": ALLOW}
+    with (
+        stderr_path.open("wb") as stderr,
+        spawned([hookbot_command(), "run"], env=env, cwd=db.parent, stderr=stderr) as proc,
+    ):
+        yield proc
 
 
 # --------------------------------------------------------------------------- receiver

@@ -99,7 +99,7 @@ class ParsePool:
 
     async def _worker(self) -> multiprocessing.pool.Pool:
         if self._pool is None:
-            # spawn, not fork: the parent runs threads (aiosqlite, docker streams).
+            # spawn, not fork: the parent runs threads (the store, docker streams).
             context = multiprocessing.get_context("spawn")
             self._pool = await asyncio.to_thread(context.Pool, 1)
         return self._pool
