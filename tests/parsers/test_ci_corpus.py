@@ -8,16 +8,14 @@ Jenkins sends to Teams) and every non-CI GitLab or GitHub event are refused clea
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 
 from formatters.render import render_default
 from parsers import ci
 from parsers.errors import SignatureError, UnsupportedEventError
+from tests import corpus
 
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
+CORPUS = corpus.ROOT
 if not CORPUS.is_dir():
     pytest.skip(
         "../shared/corpus is absent: conformance tests need the shared payload corpus",
@@ -92,9 +90,7 @@ def payloads(*patterns: str) -> list[str]:
 
 def load(name: str) -> tuple[dict[str, str], bytes]:
     """Return a corpus file's headers and its exact body bytes."""
-    path = CORPUS / name
-    headers = json.loads(path.with_name(path.name.replace(".json", ".headers.json")).read_text())
-    return headers, path.read_bytes()
+    return corpus.load(CORPUS / name)
 
 
 CI_FILES = payloads(*CI_GLOBS)

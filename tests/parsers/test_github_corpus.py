@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from types import MappingProxyType
-from typing import Any
 
 import pytest
 
 from parsers import github
 from parsers.errors import UnsupportedEventError
+from tests import corpus
 
-CORPUS = Path(__file__).parents[2].parent / "shared" / "corpus" / "github"
+CORPUS = corpus.ROOT / "github"
 if not CORPUS.is_dir():
     pytest.skip(
         "../shared/corpus is absent: conformance tests need the shared payload corpus",
@@ -50,16 +49,7 @@ THING_URL = {
 
 def load(name: str) -> tuple[dict[str, str], bytes]:
     """Return a corpus file's headers and exact body bytes."""
-    headers = json.loads((CORPUS / name.replace(".json", ".headers.json")).read_text())
-    return headers, (CORPUS / name).read_bytes()
-
-
-def dig(payload: dict[str, Any], dotted: str) -> Any:
-    """Return the value at a dotted path, or None when any step is missing."""
-    value: Any = payload
-    for key in dotted.split("."):
-        value = value.get(key) if isinstance(value, dict) else None
-    return value
+    return corpus.load(CORPUS / name)
 
 
 def test_corpus_is_not_empty() -> None:
@@ -94,7 +84,7 @@ def _has_thing_url(name: str) -> bool:
     """Say whether a corpus payload carries a web address for the thing it is about."""
     headers, body = load(name)
     where = THING_URL.get(headers["X-GitHub-Event"])
-    return where is not None and bool(dig(json.loads(body), where))
+    return where is not None and bool(corpus.dig(json.loads(body), where))
 
 
 @pytest.mark.parametrize("name", [n for n in PAYLOADS if _has_thing_url(n)])
@@ -102,10 +92,10 @@ def test_github_corpus_payload_links_its_thing(name: str) -> None:
     """When the payload has a web address for the thing, the Event links to it."""
     headers, body = load(name)
     payload = json.loads(body)
-    thing_url = dig(payload, THING_URL[headers["X-GitHub-Event"]])
+    thing_url = corpus.dig(payload, THING_URL[headers["X-GitHub-Event"]])
     [event] = github.parse(headers, body)
     if event.kind == "discussion.answered":
-        assert event.url == dig(payload, "answer.html_url")
+        assert event.url == corpus.dig(payload, "answer.html_url")
     else:
         assert event.url == thing_url
 

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from types import MappingProxyType
-from typing import Any
 
 import pytest
 
 from parsers import gitlab
 from parsers.errors import SignatureError
+from tests import corpus
 
-CORPUS = Path(__file__).parents[2].parent / "shared" / "corpus" / "gitlab"
+CORPUS = corpus.ROOT / "gitlab"
 if not CORPUS.is_dir():
     pytest.skip(
         "../shared/corpus is absent: conformance tests need the shared payload corpus",
@@ -80,16 +79,7 @@ THING_URL = {
 
 def load(name: str) -> tuple[dict[str, str], bytes]:
     """Return a corpus file's headers and exact body bytes."""
-    headers = json.loads((CORPUS / name.replace(".json", ".headers.json")).read_text())
-    return headers, (CORPUS / name).read_bytes()
-
-
-def dig(payload: dict[str, Any], dotted: str) -> Any:
-    """Return the value at a dotted path, or None when any step is missing."""
-    value: Any = payload
-    for key in dotted.split("."):
-        value = value.get(key) if isinstance(value, dict) else None
-    return value
+    return corpus.load(CORPUS / name)
 
 
 def test_corpus_is_not_empty_and_every_file_is_expected() -> None:
@@ -134,7 +124,7 @@ def test_gitlab_corpus_payload_links_its_thing(name: str) -> None:
     """When the payload has a web address for the thing, the Event links to it."""
     headers, body = load(name)
     [event] = gitlab.parse(headers, body)
-    assert event.url == dig(json.loads(body), THING_URL[name])
+    assert event.url == corpus.dig(json.loads(body), THING_URL[name])
 
 
 @pytest.mark.parametrize("name", PAYLOADS)
