@@ -251,6 +251,10 @@ async def test_a_death_while_dockerd_was_down_is_reconciled_once(
         # Another reconnect reconciles again: nothing is reported twice.
         engine.drop_streams()
         await connected(app, reconnects=2)
+        # "connected" is set before the reconciliation that follows it has listed containers.
+        await until(
+            lambda: len(engine.calls("/containers/json")) >= 2, what="the second reconciliation"
+        )
         assert len(engine.calls("/containers/json")) == 2
         assert await quiet(sink) == 2
 
