@@ -33,6 +33,7 @@ import re
 import secrets
 import time
 import zlib
+from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -93,6 +94,7 @@ ZLIB_SUFFIX = b"\x00\x00\xff\xff"
 MESSAGES_BUCKET = "fake0c5e1f0a4b7d9e2c3a6b8d0f1e2a3b"
 BACKLOG_LIMIT = 1000
 NONCE_WINDOW = 300.0
+INVALID_STATUSES = (401, 403, 429)  # what Discord's invalid-request limit counts
 
 USER_MENTION = re.compile(r"<@!?(\d+)>")
 ROLE_MENTION = re.compile(r"<@&(\d+)>")
@@ -289,7 +291,10 @@ class FakeDiscord:
     Records: ``messages`` (messages the bot created in guild channels), ``dms``
     (messages the bot sent to DM channels), ``requests`` ((method, path) of every REST
     call), ``unhandled`` (REST calls the fake does not know), ``identifies`` and
-    ``gateway_queries`` (what the client sent when connecting), ``responses_429``.
+    ``gateway_queries`` (what the client sent when connecting), ``responses_429``, and
+    ``invalid_responses``: the 401, 403 and 429 answers by (status, route), the ones
+    Discord's invalid-request limit counts (10,000 per 10 minutes bans the IP; 429s with
+    ``X-RateLimit-Scope: shared`` do not count).
     """
 
     def __init__(
@@ -349,6 +354,7 @@ class FakeDiscord:
         self.commands: dict[str, list[Json]] = {}
         self.interactions: dict[str, Interaction] = {}
         self.responses_429 = 0
+        self.invalid_responses: Counter[tuple[int, str]] = Counter()
         self.heartbeats = 0
         self.dms_refused = False
 
@@ -1023,6 +1029,16 @@ class FakeDiscord:
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        response = await self._answer(request, handler)
+        if response.status in INVALID_STATUSES and (
+            response.headers.get("X-RateLimit-Scope") != "shared"
+        ):
+            resource = request.match_info.route.resource
+            route = resource.canonical if resource is not None else request.path
+            self.invalid_responses[(response.status, route)] += 1
+        return response
+
+    async def _answer(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         prefix = f"/api/v{API_VERSION}"
         path = request.path.removeprefix(prefix)
         if request.path.startswith(prefix):
