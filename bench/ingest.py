@@ -32,7 +32,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -96,6 +96,8 @@ class WrkResult:
     requests: int
     ok: int
     other: int
+    p50_ms: float = 0.0
+    output: str = ""  # wrk's whole stdout, for lines a paced script adds
 
 
 def log(message: str) -> None:
@@ -241,10 +243,11 @@ _UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0
 def parse_wrk(output: str) -> WrkResult:
     """Read req/s and the 99% latency from wrk's text, the exact 2xx count from the Lua line."""
     rps = re.search(r"^Requests/sec:\s+([\d.]+)", output, re.MULTILINE)
+    p50 = re.search(r"^\s+50%\s+([\d.]+)(us|ms|s|m|h)\s*$", output, re.MULTILINE)
     p99 = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s|m|h)\s*$", output, re.MULTILINE)
     total = re.search(r"^\s+(\d+) requests in ", output, re.MULTILINE)
     lua = re.search(r"^ingest-lua: 2xx=(\d+) other=(\d+) p99_us=(\d+)$", output, re.MULTILINE)
-    if rps is None or p99 is None or total is None or lua is None:
+    if rps is None or p50 is None or p99 is None or total is None or lua is None:
         raise BenchError(f"cannot read wrk's output:\n{output}")
     result = WrkResult(
         requests_per_second=float(rps.group(1)),
@@ -252,6 +255,8 @@ def parse_wrk(output: str) -> WrkResult:
         requests=int(total.group(1)),
         ok=int(lua.group(1)),
         other=int(lua.group(2)),
+        p50_ms=float(p50.group(1)) * _UNIT_MS[p50.group(2)],
+        output=output,
     )
     if result.ok + result.other != result.requests:
         log(f"warning: Lua counted {result.ok + result.other} answers, wrk {result.requests}")
@@ -261,17 +266,27 @@ def parse_wrk(output: str) -> WrkResult:
 
 
 def run_wrk(
-    url: str, args: argparse.Namespace, body_file: Path, payload: Payload
+    url: str,
+    args: argparse.Namespace,
+    body_file: Path,
+    payload: Payload,
+    *,
+    script: Path = LUA_SCRIPT,
+    lua_args: Sequence[str] = (),
 ) -> tuple[WrkResult, str]:
-    """Load `url` with wrk on the client CPU; return the result and the delivery-id prefix."""
+    """Load `url` with wrk on the client CPU; return the result and the delivery-id prefix.
+
+    `script` must take bench/ingest.lua's three arguments first; `lua_args` follow them.
+    """
     prefix = uuid.uuid4().hex[:12]
     command = [
         "taskset", "-c", CLIENT_CPU,
         "wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{args.seconds}s", "--latency",
-        "-s", str(LUA_SCRIPT), url,
-        "--", str(body_file), payload.signature, prefix,
+        "-s", str(script), url,
+        "--", str(body_file), payload.signature, prefix, *lua_args,
     ]  # fmt: skip
-    log("$ " + " ".join(command[:-3]) + " <body file> <signature> <prefix>")
+    shown = command[: len(command) - 3 - len(lua_args)]
+    log("$ " + " ".join([*shown, "<body file> <signature> <prefix>", *lua_args]))
     done = subprocess.run(
         command, capture_output=True, text=True, timeout=args.seconds + 120, check=False
     )
