@@ -20,8 +20,8 @@ The result line:
 
     sustained: offered <rate>/s for <s> s (sent <n>/s, <n> late) → accepted <n> 2xx/s,
     processed <n>/s | ack p50/p99 | lag p50/p99/max | backlog at end, drained in <s> |
-    ceilings: bare, intake-only | processed/bare, processed/intake | hookbot CPU, RSS peak |
-    targets met or missed | loadavg
+    ceilings: bare, intake-only | processed/bare, processed/intake | hookbot CPU (and per
+    accepted delivery), RSS peak | targets met or missed | loadavg
 
 "processed" counts the inbox rows that left status 0 (parsed, rendered, their messages
 queued in the outbox, in one transaction) between the start and the end of the load,
@@ -373,6 +373,7 @@ def result_line(args: argparse.Namespace, run: SustainedRun, bare: Ceiling, inta
     processed_rate = run.processed / run.load_s
     sent_rate = run.wrk.requests / run.load_s
     lag_p99 = percentile(lags, 99)
+    cpu_per_delivery_ms = run.cpu_load_s * 1000 / max(run.wrk.ok, 1)
     met = (
         processed_rate >= TARGET_PROCESSED
         and lag_p99 <= TARGET_LAG_P99
@@ -397,6 +398,7 @@ def result_line(args: argparse.Namespace, run: SustainedRun, bare: Ceiling, inta
         f" | processed/bare {processed_rate / bare.wrk.requests_per_second:.2f},"
         f" processed/intake {processed_rate / intake.wrk.requests_per_second:.2f}"
         f" | hookbot CPU {run.cpu_load_s:.1f} s in {run.load_s:.1f} s of load"
+        f" ({cpu_per_delivery_ms:.2f} ms per accepted delivery)"
         f" (+{run.cpu_drain_s:.1f} s draining), RSS peak {run.rss_peak_mb:.1f} MB"
         f" | targets (≥{TARGET_PROCESSED:,.0f}/s, lag p99 ≤{TARGET_LAG_P99:.0f}s,"
         f" ack p99 ≤{TARGET_ACK_P99_MS:.0f}ms) {'met' if met else 'missed'}"
