@@ -193,6 +193,9 @@ class Faults:
     in_flight_markers: set[str] = field(default_factory=set)
     in_flight_rows: int = 0
     pending_inbox: int = 0
+    ready_outbox: int = 0
+    accepting_after: float | None = None  # seconds from the restart to GET /healthz 200
+    cpu_before_kill: float = 0.0  # CPU seconds of the first process when it was killed
 
 
 @dataclass
@@ -221,6 +224,9 @@ class Result:
     duplicates: int
     unexplained_duplicates: int
     in_flight_at_kill: int
+    nonce_replays: int
+    accepting_after: float | None
+    first_accepting: float
     rss_start: float
     rss_peak: float
     rss_end: float
@@ -375,8 +381,9 @@ async def create_hooks(
     return targets
 
 
-def read_in_flight(db: Path) -> tuple[set[str], int, int]:
-    """Markers of the outbox rows in flight (status 1), their count, and pending inbox rows.
+def read_in_flight(db: Path) -> tuple[set[str], int, int, int]:
+    """Markers of the outbox rows in flight (status 1), their count, pending inbox rows and
+    ready outbox rows (status 0).
 
     Read while hookbot is down after the kill: what it may have posted without recording it.
     """
@@ -384,10 +391,11 @@ def read_in_flight(db: Path) -> tuple[set[str], int, int]:
     try:
         rows = conn.execute("SELECT payload FROM outbox WHERE status = 1").fetchall()
         pending = conn.execute("SELECT count(*) FROM inbox WHERE status = 0").fetchone()[0]
+        ready = conn.execute("SELECT count(*) FROM outbox WHERE status = 0").fetchone()[0]
     finally:
         conn.close()
     markers = {m for (payload,) in rows for m in MARKER.findall(str(payload))}
-    return markers, len(rows), int(pending)
+    return markers, len(rows), int(pending), int(ready)
 
 
 # --------------------------------------------------------------------------- load and faults
@@ -483,36 +491,68 @@ async def outage(
     log(f"t={time.monotonic() - started:5.1f}s fake Discord reachable again")
 
 
+async def wait_accepting(bot: Hookbot, session: aiohttp.ClientSession) -> float:
+    """Poll GET /healthz every 0.05 s until 200; return the seconds it took (call at spawn)."""
+    began = time.monotonic()
+    while time.monotonic() - began < GIVE_UP_AFTER:
+        with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+            async with session.get(bot.url("/healthz")) as response:
+                if response.status == 200:
+                    return time.monotonic() - began
+        await asyncio.sleep(0.05)
+    raise BenchError(f"hookbot did not answer GET /healthz within {GIVE_UP_AFTER:.0f} s")
+
+
 async def kill_and_restart(
-    args: argparse.Namespace, bot: Hookbot, faults: Faults, started: float
+    args: argparse.Namespace,
+    bot: Hookbot,
+    session: aiohttp.ClientSession,
+    faults: Faults,
+    started: float,
 ) -> None:
     """SIGKILL hookbot at `--kill-at`, read what was in flight, start it again at once."""
     await sleep_until(started, args.kill_at)
     assert bot.proc is not None
     old_pid = bot.proc.pid
+    faults.cpu_before_kill = cpu_seconds(old_pid)
     bot.proc.kill()
     await bot.proc.wait()
     faults.killed_at = time.time()
-    faults.in_flight_markers, faults.in_flight_rows, faults.pending_inbox = read_in_flight(bot.db)
+    left = read_in_flight(bot.db)
+    faults.in_flight_markers, faults.in_flight_rows, faults.pending_inbox, faults.ready_outbox = (
+        left
+    )
     bot.stderr_file.rename(bot.tmp / "hookbot.first.stderr")
     await start_hookbot(bot)
     faults.restarted_at = time.time()
     log(
         f"t={time.monotonic() - started:5.1f}s SIGKILL pid {old_pid}: {faults.in_flight_rows}"
         f" outbox rows in flight ({len(faults.in_flight_markers)} markers),"
-        f" {faults.pending_inbox} inbox rows pending; restarted as pid {bot.pid}"
+        f" {faults.pending_inbox} inbox rows pending, {faults.ready_outbox} outbox rows ready;"
+        f" restarted as pid {bot.pid}"
     )
+    faults.accepting_after = await wait_accepting(bot, session)
+    log(f"restarted hookbot answered GET /healthz 200 after {faults.accepting_after:.2f} s")
 
 
 # --------------------------------------------------------------------------- the run
 
 
-def tracebacks(bot: Hookbot) -> int:
-    """Tracebacks in both processes' stderr files."""
+def report_tracebacks(bot: Hookbot) -> int:
+    """Log where each traceback in both processes' stderr ended; return how many there were."""
     count = 0
     for path in (bot.tmp / "hookbot.first.stderr", bot.stderr_file):
         with contextlib.suppress(OSError):
-            count += path.read_text(errors="replace").count("Traceback")
+            lines = path.read_text(errors="replace").splitlines()
+            for i, line in enumerate(lines):
+                if line.startswith("Traceback"):
+                    count += 1
+                    context = lines[max(0, i - 1) : i + 1]
+                    ending = next(
+                        (x for x in lines[i + 1 :] if x and not x.startswith((" ", "Traceback"))),
+                        "?",
+                    )
+                    log(f"{path.name}: {' / '.join(context)} … {ending}")
     return count
 
 
@@ -540,6 +580,8 @@ async def soak(args: argparse.Namespace, tmp: Path) -> Result:
             await start_hookbot(bot)
             sampler = asyncio.create_task(rss.sample(bot))
             log(f"hookbot: pid {bot.pid} on CPU {HOOKBOT_CPU}, port {port}, db {bot.db}")
+            first_accepting = await wait_accepting(bot, session)
+            log(f"hookbot: GET /healthz 200 after {first_accepting:.2f} s (empty database)")
             log(f"hookbot: discord ready after {await wait_ready(bot, session):.2f} s")
             await asyncio.sleep(IDLE_SETTLE)
             rss_start = rss_mb(bot.pid)
@@ -550,7 +592,7 @@ async def soak(args: argparse.Namespace, tmp: Path) -> Result:
             cpu_before = cpu_seconds(bot.pid)
             fault_tasks = [
                 asyncio.create_task(outage(args, fake, faults, started)),
-                asyncio.create_task(kill_and_restart(args, bot, faults, started)),
+                asyncio.create_task(kill_and_restart(args, bot, session, faults, started)),
             ]
             bursts = await generate(args, session, deliveries, sender, faults, started)
             await asyncio.gather(*fault_tasks)
@@ -577,8 +619,8 @@ async def soak(args: argparse.Namespace, tmp: Path) -> Result:
             log(
                 f"t={time.monotonic() - started:5.1f}s drained: {len(acknowledged) - len(missing)}"
                 f" of {len(acknowledged)} markers posted {drained_after:.1f} s after the last ack;"
-                f" hookbot (second process) CPU {cpu_seconds(bot.pid):.1f} s"
-                f" (first process before the kill from {cpu_before:.1f} s)"
+                f" hookbot CPU: {faults.cpu_before_kill - cpu_before:.1f} s before the kill,"
+                f" {cpu_seconds(bot.pid):.1f} s after the restart"
             )
             sampler.cancel()
             log(f"hookbot: stopped {await stop_hookbot(bot):.1f} s after SIGTERM")
@@ -611,7 +653,7 @@ async def soak(args: argparse.Namespace, tmp: Path) -> Result:
         log(f"lost {len(missing)}, e.g. {', '.join(missing[:5])}")
     invalid = sum(fake.invalid_responses.values())
     log(f"invalid requests by (status, route): {dict(fake.invalid_responses)}")
-    log(f"tracebacks in hookbot's stderr: {tracebacks(bot)}")
+    log(f"tracebacks in hookbot's stderr: {report_tracebacks(bot)}")
     return Result(
         acknowledged=len(acknowledged),
         retried=len(sender.retried),
@@ -619,6 +661,9 @@ async def soak(args: argparse.Namespace, tmp: Path) -> Result:
         duplicates=len(duplicated),
         unexplained_duplicates=len(unexplained),
         in_flight_at_kill=faults.in_flight_rows,
+        nonce_replays=fake.nonce_replays,
+        accepting_after=faults.accepting_after,
+        first_accepting=first_accepting,
         rss_start=rss_start,
         rss_peak=max(rss.values, default=rss_start),
         rss_end=rss_end,
@@ -664,7 +709,10 @@ def main() -> int:
         f"soak ({args.seconds}s, github/gitlab/ci/custom at {args.rate}/s + {result.bursts} bursts"
         f" of {args.burst}; 429s, {args.outage:.0f}s outage, kill -9 at {args.kill_at:.0f}s):"
         f" {result.acknowledged} acknowledged ({result.retried} after retries), lost {result.lost},"
-        f" duplicates {result.duplicates} ({result.in_flight_at_kill} rows in flight at the kill)"
+        f" duplicates {result.duplicates} ({result.in_flight_at_kill} rows in flight at the kill,"
+        f" {result.nonce_replays} resends answered by their nonce)"
+        f" | accepting {result.first_accepting:.1f}s after start,"
+        f" {result.accepting_after or float('nan'):.1f}s after the restart"
         f" | RSS start {result.rss_start:.1f}MB peak {result.rss_peak:.1f}MB"
         f" end {result.rss_end:.1f}MB"
         f" | invalid requests {result.invalid} ({result.responses_429} 429s) ="

@@ -294,7 +294,8 @@ class FakeDiscord:
     ``gateway_queries`` (what the client sent when connecting), ``responses_429``, and
     ``invalid_responses``: the 401, 403 and 429 answers by (status, route), the ones
     Discord's invalid-request limit counts (10,000 per 10 minutes bans the IP; 429s with
-    ``X-RateLimit-Scope: shared`` do not count).
+    ``X-RateLimit-Scope: shared`` do not count); ``nonce_replays``: sends answered with
+    the message an earlier send with the same enforced nonce created (nothing recorded).
     """
 
     def __init__(
@@ -355,6 +356,7 @@ class FakeDiscord:
         self.interactions: dict[str, Interaction] = {}
         self.responses_429 = 0
         self.invalid_responses: Counter[tuple[int, str]] = Counter()
+        self.nonce_replays = 0
         self.heartbeats = 0
         self.dms_refused = False
 
@@ -1329,6 +1331,7 @@ class FakeDiscord:
         if nonce is not None and payload.get("enforce_nonce"):
             seen = self._nonces.get(str(nonce))
             if seen is not None and time.monotonic() - seen[0] < NONCE_WINDOW:
+                self.nonce_replays += 1
                 return json_response(seen[1], headers=headers)
         attachments = self._attachments(payload, files, channel["id"])
         message = self._message_object(channel, self.bot_user, payload, attachments)
