@@ -38,13 +38,14 @@ def join(at: str, path: str) -> str:
 def _lookup(obj: Mapping[str, JSON], path: str, at: str) -> object:
     """Walk `path` inside `obj`; return `_MISSING` when a key is absent or a step is null."""
     current: object = obj
-    walked = at
-    for key in path.split("."):
+    keys = path.split(".")
+    for depth, key in enumerate(keys):
         if current is None:
             return _MISSING
-        if not isinstance(current, Mapping):
+        # Decoded JSON objects are dicts: the exact-type check spares the ABC's slow path.
+        if type(current) is not dict and not isinstance(current, Mapping):
+            walked = join(at, ".".join(keys[:depth]))
             raise PayloadError(f"expected an object, got {_type_name(current)}", walked)
-        walked = join(walked, key)
         if key not in current:
             return _MISSING
         current = current[key]
@@ -387,8 +388,11 @@ def get_opt_str_list(obj: Mapping[str, JSON], path: str, *, at: str = "") -> lis
     Raises:
         PayloadError: The value is present and not an array, or an item is not a string.
     """
-    where = join(at, path)
-    return [as_str(item, f"{where}.{i}") for i, item in enumerate(get_opt_list(obj, path, at=at))]
+    items = get_opt_list(obj, path, at=at)
+    for i, item in enumerate(items):
+        if type(item) is not str:  # the error's path is built only when there is one
+            as_str(item, f"{join(at, path)}.{i}")
+    return list(items)
 
 
 def get_opt_names(obj: Mapping[str, JSON], path: str, key: str, *, at: str = "") -> list[JSON]:
