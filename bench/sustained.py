@@ -19,9 +19,10 @@ with bench/ingest.py's signed ~7 KB GitHub push and a unique X-GitHub-Delivery p
 The result line:
 
     sustained: offered <rate>/s for <s> s (sent <n>/s, <n> late) → accepted <n> 2xx/s,
-    processed <n>/s | ack p50/p99 | lag p50/p99/max | backlog at end, drained in <s> |
-    ceilings: bare, intake-only | processed/bare, processed/intake | hookbot CPU (and per
-    accepted delivery), RSS peak | targets met or missed | loadavg
+    processed <n>/s | ack p50/p99 | lag p50/p99/max | backlog at end, drained in <s> (rate
+    with no intake) | ceilings: bare, intake-only | processed/bare, processed/intake |
+    hookbot CPU (per accepted delivery; other jobs' time on CPU 0), RSS peak | targets met
+    or missed | loadavg
 
 "processed" counts the inbox rows that left status 0 (parsed, rendered, their messages
 queued in the outbox, in one transaction) between the start and the end of the load,
@@ -53,7 +54,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # `bench` is not an installed package
 
-from bench.e2e import cpu_seconds, percentile  # noqa: E402
+from bench.e2e import CLK_TCK, cpu_seconds, percentile  # noqa: E402
 from bench.ingest import (  # noqa: E402
     BARE_SERVER,
     HOST,
@@ -78,6 +79,7 @@ BENCH = Path(__file__).resolve().parent
 PACED_SCRIPT = BENCH / "sustained.lua"
 INTAKE_SERVER = BENCH / "intake_server.py"
 BENCH_CPUS = {1}  # with wrk; the servers run on CPU 0
+SERVER_CPU_STAT = "cpu0"  # the servers' CPU in /proc/stat
 SAMPLE_EVERY = 0.5
 DRAIN_TIMEOUT = 60.0
 DRAIN_POLL = 0.1
@@ -174,9 +176,21 @@ class SustainedRun:
     drained_s: float | None  # None: not drained within DRAIN_TIMEOUT
     left_after_drain: int
     cpu_load_s: float
+    cpu0_busy_s: float  # CPU 0 time spent by anyone (hookbot and other jobs) during the load
     cpu_drain_s: float
+    drain_rate: float  # rows processed per second after the load, the pipeline alone
     rss_peak_mb: float
     rows: int
+
+
+def server_cpu_busy_seconds() -> float:
+    """Time CPU 0 has spent on anything but idle and I/O wait since boot (/proc/stat)."""
+    for line in Path("/proc/stat").read_text().splitlines():
+        name, *ticks = line.split()
+        if name == SERVER_CPU_STAT:
+            user, nice, system, _idle, _iowait, irq, softirq, steal = (int(t) for t in ticks[:8])
+            return (user + nice + system + irq + softirq + steal) / CLK_TCK
+    raise BenchError(f"no {SERVER_CPU_STAT} line in /proc/stat")
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -306,6 +320,7 @@ def sustained(args: argparse.Namespace, tmp: Path, body: bytes) -> SustainedRun:
             try:
                 before = probe.read()
                 cpu_before = cpu_seconds(proc.pid)
+                cpu0_before = server_cpu_busy_seconds()
                 sampler = Sampler(db)
                 sampler.start()
                 began = time.monotonic()
@@ -323,11 +338,14 @@ def sustained(args: argparse.Namespace, tmp: Path, body: bytes) -> SustainedRun:
                     samples = sampler.finish()
                 at_end = probe.read()
                 cpu_load = cpu_seconds(proc.pid) - cpu_before
+                cpu0_busy = server_cpu_busy_seconds() - cpu0_before
                 log(
                     f"sustained: load over after {load_s:.1f} s, {at_end.pending} pending,"
                     f" oldest {at_end.lag_s:.2f} s; loadavg {os.getloadavg()}"
                 )
+                drain_began = time.monotonic()
                 drained_s, left = wait_drained(probe)
+                drain_rate = (at_end.pending - left) / max(time.monotonic() - drain_began, 1e-3)
                 cpu_drain = cpu_seconds(proc.pid) - cpu_before - cpu_load
             finally:
                 probe.close()
@@ -351,7 +369,9 @@ def sustained(args: argparse.Namespace, tmp: Path, body: bytes) -> SustainedRun:
         drained_s=drained_s,
         left_after_drain=left,
         cpu_load_s=cpu_load,
+        cpu0_busy_s=cpu0_busy,
         cpu_drain_s=cpu_drain,
+        drain_rate=drain_rate,
         rss_peak_mb=rss_peak,
         rows=rows,
     )
@@ -384,6 +404,9 @@ def result_line(args: argparse.Namespace, run: SustainedRun, bare: Ceiling, inta
         if run.drained_s is not None
         else f"{run.left_after_drain:,} still pending {DRAIN_TIMEOUT:.0f} s later"
     )
+    if run.backlog_at_end > 0:
+        drained += f" ({run.drain_rate:,.0f}/s with no intake)"
+    others = max(0.0, run.cpu0_busy_s - run.cpu_load_s)
     load1, load5, _ = os.getloadavg()
     return (
         f"sustained: offered {args.rate:,}/s for {args.seconds} s"
@@ -398,7 +421,7 @@ def result_line(args: argparse.Namespace, run: SustainedRun, bare: Ceiling, inta
         f" | processed/bare {processed_rate / bare.wrk.requests_per_second:.2f},"
         f" processed/intake {processed_rate / intake.wrk.requests_per_second:.2f}"
         f" | hookbot CPU {run.cpu_load_s:.1f} s in {run.load_s:.1f} s of load"
-        f" ({cpu_per_delivery_ms:.2f} ms per accepted delivery)"
+        f" ({cpu_per_delivery_ms:.2f} ms per accepted delivery; other jobs on CPU 0 {others:.1f} s)"
         f" (+{run.cpu_drain_s:.1f} s draining), RSS peak {run.rss_peak_mb:.1f} MB"
         f" | targets (≥{TARGET_PROCESSED:,.0f}/s, lag p99 ≤{TARGET_LAG_P99:.0f}s,"
         f" ack p99 ≤{TARGET_ACK_P99_MS:.0f}ms) {'met' if met else 'missed'}"
