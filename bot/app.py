@@ -229,7 +229,6 @@ async def running(
             store,
             _each(outbox.notify, windows.notify),
             clock,
-            intake_busy=writer.busy,
             enrich=enricher.enrich if enricher is not None else None,
             idle=pipeline_idle,
             wake=pipeline_wake,

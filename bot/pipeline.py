@@ -46,7 +46,10 @@ log = logging.getLogger(__name__)
 
 BATCH = 64
 POLL_SECONDS = 2.0
+# Work done between two turns of the loop: see `slice_seconds`.
 SLICE_SECONDS = 0.005
+MAX_SLICE_SECONDS = 0.05
+CATCH_UP_LAG_SECONDS = 0.25
 # A delivery the pipeline started this many times without finishing is set aside.
 MAX_ATTEMPTS = 3
 
@@ -93,6 +96,25 @@ def render_with(
             return Rendered(message)
         return Rendered(clamp(render_default(event)), "template rendered nothing, default used")
     return Rendered(clamp(render_default(event)))
+
+
+def slice_seconds(waited: float, away: float) -> float:
+    """Return how long the pipeline may work before it hands the loop back.
+
+    `waited` is how long the deliveries being worked on have waited since they were
+    accepted; `away` how long the rest of the loop (requests, sends) ran since the
+    pipeline last handed it over. While deliveries are fresh a slice is short, so
+    requests are answered promptly. Once they wait more than CATCH_UP_LAG_SECONDS, a
+    slice lasts `away` times the number of CATCH_UP_LAG_SECONDS they have waited: the
+    later the messages, the larger the pipeline's share of the loop, so a saturated
+    receiver ends up accepting about as fast as the pipeline finishes (DESIGN
+    "Guarantees": what is accepted is also processed). MAX_SLICE_SECONDS bounds what a
+    request may wait for its answer.
+    """
+    if waited <= CATCH_UP_LAG_SECONDS:
+        return SLICE_SECONDS
+    share = away * waited / CATCH_UP_LAG_SECONDS
+    return min(MAX_SLICE_SECONDS, max(SLICE_SECONDS, share))
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +174,6 @@ class Pipeline:
         store: Store,
         on_queued: Callable[[], None],
         clock: Callable[[], float] = time.time,
-        intake_busy: Callable[[], bool] = lambda: False,
         parse_pool: ParsePool | None = None,
         enrich: Callable[[Event], Awaitable[Event]] | None = None,
         *,
@@ -169,7 +190,6 @@ class Pipeline:
         self._enrich = enrich
         self._parse_pool = parse_pool or ParsePool()
         self._on_queued = on_queued
-        self._intake_busy = intake_busy
         self.idle = idle if idle is not None else asyncio.Event()  # clear during a backlog
         self.idle.set()
         self._clock = clock
@@ -177,6 +197,7 @@ class Pipeline:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._drain_until = 0.0
+        self._slice_ended = time.monotonic()  # when the last slice handed the loop back
 
     @property
     def running(self) -> bool:
@@ -263,11 +284,11 @@ class Pipeline:
     async def _process_batch(self, rows: list[InboxRow]) -> None:
         """Work out the batch's deliveries, committing each slice of work as it is done.
 
-        A slice (about 5 ms of parsing and rendering) ends in one transaction, so its
-        messages go out while the rest is worked on. While deliveries are arriving, the
-        pipeline then pauses as long as it worked: they are on disk, their messages can
-        wait a little, and the receiver keeps at least half the loop. A quiet receiver
-        means no pause, so a lone event is not delayed.
+        A slice ends in one transaction, so its messages go out while the rest is worked
+        on, and its commit is the loop's turn for everything else (requests, sends). The
+        slice is short while deliveries are fresh and longer once the oldest one waits
+        more than CATCH_UP_LAG_SECONDS: a saturated receiver then gets a smaller share of
+        the loop, so it accepts about as fast as the pipeline finishes.
         """
         now = self._clock()
         hooks = await self._store.hooks.get_many({row.hook_id for row in rows})
@@ -276,6 +297,7 @@ class Pipeline:
         tracker = AlertTracker(self._store)
         completions: list[Completion] = []
         slice_start = time.monotonic()
+        slice_length = self._slice_length(rows[0], slice_start)
         for row in rows:
             hook = hooks.get(row.hook_id)
             rules = None if hook is None else compile_rules(hook)
@@ -290,18 +312,24 @@ class Pipeline:
                     row, rules, templates, tracker, now, forwards.get(row.hook_id, ())
                 )
             )
-            worked = time.monotonic() - slice_start
-            if worked < SLICE_SECONDS:
-                await asyncio.sleep(0)  # let requests in between rows
-                continue
-            await self._commit(completions)
-            completions = []
-            await asyncio.sleep(min(worked, 0.05) if self._intake_busy() else 0)
-            slice_start = time.monotonic()
+            if time.monotonic() - slice_start >= slice_length:
+                await self._commit(completions)
+                completions = []
+                slice_start = time.monotonic()
+                slice_length = self._slice_length(row, slice_start)
         if completions:
             await self._commit(completions)
 
+    def _slice_length(self, current: InboxRow, starting: float) -> float:
+        """Return how long the slice `starting` (monotonic) may work before it commits.
+
+        `current`'s wait stands for the backlog's.
+        """
+        waited = self._clock() - current.received_at
+        return slice_seconds(waited, starting - self._slice_ended)
+
     async def _commit(self, completions: list[Completion]) -> None:
+        self._slice_ended = time.monotonic()
         await self._store.inbox.complete(completions)
         self._on_queued()
 
