@@ -214,6 +214,30 @@ def show_stderr_tail(path: Path, name: str, lines: int = 15) -> None:
         log(f"{name} stderr (last lines):\n" + "\n".join(text.splitlines()[-lines:]))
 
 
+def full_load(
+    name: str,
+    pid: int,
+    url: str,
+    args: argparse.Namespace,
+    body_file: Path,
+    payload: Payload,
+) -> tuple[WrkResult, str]:
+    """Run wrk at full load for --ceiling-seconds; log the CPU the server and other jobs used."""
+    server_before = cpu_seconds(pid)
+    cpu0_before = server_cpu_busy_seconds()
+    began = time.monotonic()
+    result, prefix = run_wrk(url, wrk_settings(args, args.ceiling_seconds), body_file, payload)
+    wall = time.monotonic() - began
+    server = cpu_seconds(pid) - server_before
+    others = max(0.0, server_cpu_busy_seconds() - cpu0_before - server)
+    log(
+        f"{name}: server CPU {server:.1f} s ({result.requests / max(server, 0.01):,.0f} requests"
+        f" per CPU second), other jobs on CPU 0 {others:.1f} s in {wall:.1f} s;"
+        f" loadavg {os.getloadavg()}"
+    )
+    return result, prefix
+
+
 def bare_ceiling(args: argparse.Namespace, tmp: Path, body: bytes) -> Ceiling:
     """Full load on the bare aiohttp server."""
     port = free_port()
@@ -227,12 +251,8 @@ def bare_ceiling(args: argparse.Namespace, tmp: Path, body: bytes) -> Ceiling:
             proc, port, path, payload, health=None, started=time.monotonic()
         )
         log(f"bare: port {port}, accepting after {ready:.0f} ms")
-        result, _ = run_wrk(
-            f"http://{HOST}:{port}{path}",
-            wrk_settings(args, args.ceiling_seconds),
-            body_file,
-            payload,
-        )
+        url = f"http://{HOST}:{port}{path}"
+        result, _ = full_load("bare", proc.pid, url, args, body_file, payload)
     return Ceiling(result, None)
 
 
@@ -256,12 +276,8 @@ def intake_ceiling(args: argparse.Namespace, tmp: Path, body: bytes) -> Ceiling:
                 proc, port, path, payload, health="/healthz", started=time.monotonic()
             )
             log(f"intake-only: port {port}, accepting after {ready:.0f} ms")
-            result, prefix = run_wrk(
-                f"http://{HOST}:{port}{path}",
-                wrk_settings(args, args.ceiling_seconds),
-                body_file,
-                payload,
-            )
+            url = f"http://{HOST}:{port}{path}"
+            result, prefix = full_load("intake-only", proc.pid, url, args, body_file, payload)
             stop_gracefully(proc)
         finally:
             show_stderr_tail(server_log, "intake-only")
@@ -345,8 +361,14 @@ def sustained(args: argparse.Namespace, tmp: Path, body: bytes) -> SustainedRun:
                 )
                 drain_began = time.monotonic()
                 drained_s, left = wait_drained(probe)
-                drain_rate = (at_end.pending - left) / max(time.monotonic() - drain_began, 1e-3)
+                drain_wall = time.monotonic() - drain_began
+                drain_rate = (at_end.pending - left) / max(drain_wall, 1e-3)
                 cpu_drain = cpu_seconds(proc.pid) - cpu_before - cpu_load
+                others_drain = server_cpu_busy_seconds() - cpu0_before - cpu0_busy - cpu_drain
+                log(
+                    f"sustained: drain {drain_wall:.1f} s, hookbot CPU {cpu_drain:.1f} s,"
+                    f" other jobs on CPU 0 {max(0.0, others_drain):.1f} s"
+                )
             finally:
                 probe.close()
             rss_peak = peak_rss_mb(proc.pid)
