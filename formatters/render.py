@@ -34,7 +34,6 @@ import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping, Set
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -161,14 +160,27 @@ class TemplateRenderError(TemplateError):
 # --- budget -----------------------------------------------------------------------------
 
 
-@dataclass(slots=True)
 class _Budget:
-    """What one render has spent so far."""
+    """What one render has spent so far, and what it was given."""
 
-    steps: int = 0
-    work: int = 0
-    # ids of the objects the render was given: passing them along builds nothing new.
-    given: frozenset[int] = frozenset()
+    __slots__ = ("_given", "steps", "variables", "work")
+
+    def __init__(self, variables: Mapping[str, Any]) -> None:
+        self.steps = 0
+        self.work = 0
+        self.variables = variables
+        self._given: frozenset[int] | None = None
+
+    def gave(self, value: object) -> bool:
+        """Return True when the render was given this very object (passing it on is free).
+
+        The ids are collected on the first question only: a template that never hands
+        a string or container to `_charge` never pays for the walk. The variables keep
+        every object they reach alive for the whole render, so no id can be reused.
+        """
+        if self._given is None:
+            self._given = _object_ids(self.variables)
+        return id(value) in self._given
 
 
 # The budget of the render in progress. A ContextVar rather than a Context attribute,
@@ -237,9 +249,17 @@ def _charge(value: Any) -> Any:
     """
     if isinstance(value, Iterator) and not isinstance(value, LoopContext):
         return _charged(value)
-    if id(value) not in _budget().given:
+    budget = _budget()
+    if not (isinstance(value, _GIVEN_KINDS) and budget.gave(value)):
         _spend(_size(value))
     return value
+
+
+# What `_object_ids` collects: the only kinds of value a render can be given for free.
+_GIVEN_KINDS = (str, bytes, Mapping, list, tuple)
+# Types of JSON leaves that are never given, told apart without isinstance: an isinstance
+# against the Mapping ABC runs Python code, and a payload holds thousands of leaves.
+_SCALARS = frozenset({int, float, bool, type(None)})
 
 
 def _object_ids(variables: Mapping[str, Any]) -> frozenset[int]:
@@ -248,12 +268,19 @@ def _object_ids(variables: Mapping[str, Any]) -> frozenset[int]:
     stack: list[Any] = list(variables.values())
     while stack:
         item = stack.pop()
-        if isinstance(item, str | bytes | Mapping | list | tuple) and id(item) not in seen:
+        kind = type(item)
+        if kind in _SCALARS or id(item) in seen:
+            continue
+        if kind is str:
             seen.add(id(item))
-            if isinstance(item, Mapping):
-                stack.extend(item.values())
-            elif isinstance(item, list | tuple):
-                stack.extend(item)
+        elif kind is dict or isinstance(item, Mapping):
+            seen.add(id(item))
+            stack.extend(item.values())
+        elif kind is list or kind is tuple or isinstance(item, list | tuple):
+            seen.add(id(item))
+            stack.extend(item)
+        elif isinstance(item, str | bytes):
+            seen.add(id(item))
     return frozenset(seen)
 
 
@@ -891,7 +918,7 @@ def metered(variables: Mapping[str, Any]) -> Iterator[None]:
 
     Values already in `variables` cost nothing; what the code builds is counted.
     """
-    token = _BUDGET.set(_Budget(given=_object_ids(variables)))
+    token = _BUDGET.set(_Budget(variables))
     try:
         yield
     finally:
