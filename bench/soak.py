@@ -43,6 +43,7 @@ import itertools
 import json
 import os
 import re
+import shutil
 import sqlite3
 import sys
 import tempfile
@@ -503,6 +504,31 @@ async def wait_accepting(bot: Hookbot, session: aiohttp.ClientSession) -> float:
     raise BenchError(f"hookbot did not answer GET /healthz within {GIVE_UP_AFTER:.0f} s")
 
 
+async def wait_port_open(bot: Hookbot) -> str:
+    """Try a TCP connection every 0.02 s until one succeeds; say when, and the CPU used.
+
+    CPU seconds well below the wall time mean that hookbot's core was busy with other
+    processes while it started (Python's imports are most of a start-up).
+    """
+    began = time.monotonic()
+    pid = bot.pid
+    while time.monotonic() - began < GIVE_UP_AFTER:
+        with contextlib.suppress(OSError):
+            _, writer = await asyncio.open_connection(HOST, bot.port)
+            writer.close()
+            return f"{time.monotonic() - began:.2f} s (CPU {cpu_seconds(pid):.2f} s)"
+        await asyncio.sleep(0.02)
+    raise BenchError(f"hookbot's port did not open within {GIVE_UP_AFTER:.0f} s")
+
+
+def keep_database(db: Path, folder: Path) -> None:
+    """Copy the database files as the kill left them (for a start-up study), said on stderr."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in db.parent.glob(db.name + "*"):
+        shutil.copy2(path, folder / path.name)
+    log(f"kept the database as the kill left it in {folder}")
+
+
 async def kill_and_restart(
     args: argparse.Namespace,
     bot: Hookbot,
@@ -518,6 +544,8 @@ async def kill_and_restart(
     bot.proc.kill()
     await bot.proc.wait()
     faults.killed_at = time.time()
+    if args.keep_db is not None:
+        keep_database(bot.db, args.keep_db)
     left = read_in_flight(bot.db)
     faults.in_flight_markers, faults.in_flight_rows, faults.pending_inbox, faults.ready_outbox = (
         left
@@ -525,6 +553,7 @@ async def kill_and_restart(
     bot.stderr_file.rename(bot.tmp / "hookbot.first.stderr")
     await start_hookbot(bot)
     faults.restarted_at = time.time()
+    port_task = asyncio.create_task(wait_port_open(bot))
     log(
         f"t={time.monotonic() - started:5.1f}s SIGKILL pid {old_pid}: {faults.in_flight_rows}"
         f" outbox rows in flight ({len(faults.in_flight_markers)} markers),"
@@ -532,7 +561,10 @@ async def kill_and_restart(
         f" restarted as pid {bot.pid}"
     )
     faults.accepting_after = await wait_accepting(bot, session)
-    log(f"restarted hookbot answered GET /healthz 200 after {faults.accepting_after:.2f} s")
+    log(
+        f"restarted hookbot: port open after {await port_task},"
+        f" GET /healthz 200 after {faults.accepting_after:.2f} s"
+    )
 
 
 # --------------------------------------------------------------------------- the run
@@ -580,8 +612,12 @@ async def soak(args: argparse.Namespace, tmp: Path) -> Result:
             await start_hookbot(bot)
             sampler = asyncio.create_task(rss.sample(bot))
             log(f"hookbot: pid {bot.pid} on CPU {HOOKBOT_CPU}, port {port}, db {bot.db}")
+            port_task = asyncio.create_task(wait_port_open(bot))
             first_accepting = await wait_accepting(bot, session)
-            log(f"hookbot: GET /healthz 200 after {first_accepting:.2f} s (empty database)")
+            log(
+                f"hookbot: port open after {await port_task}, GET /healthz 200 after"
+                f" {first_accepting:.2f} s (empty database)"
+            )
             log(f"hookbot: discord ready after {await wait_ready(bot, session):.2f} s")
             await asyncio.sleep(IDLE_SETTLE)
             rss_start = rss_mb(bot.pid)
@@ -688,6 +724,9 @@ def main() -> int:
     parser.add_argument("--outage-at", type=float, default=15.0, help="second the outage starts")
     parser.add_argument("--outage", type=float, default=20.0, help="seconds of outage")
     parser.add_argument("--kill-at", type=float, default=40.0, help="second of the SIGKILL")
+    parser.add_argument(
+        "--keep-db", type=Path, help="copy the database as the kill left it to this folder"
+    )
     parser.add_argument("--drain", type=float, default=120.0, help="max seconds to wait for posts")
     args = parser.parse_args()
     if args.rate < 1 or args.seconds < 1 or args.channels < 1 or args.burst_every < 1:
