@@ -20,9 +20,9 @@ The result line:
 
     sustained: offered <rate>/s for <s> s (sent <n>/s, <n> late) → accepted <n> 2xx/s,
     processed <n>/s | ack p50/p99 | lag p50/p99/max | backlog at end, drained in <s> (rate
-    with no intake) | ceilings: bare, intake-only | processed/bare, processed/intake |
-    hookbot CPU (per accepted delivery; other jobs' time on CPU 0), RSS peak | targets met
-    or missed | loadavg
+    and hookbot CPU per row with no intake) | ceilings: bare, intake-only | processed/bare,
+    processed/intake | hookbot CPU (per accepted delivery; other jobs' time on CPU 0), RSS
+    peak | targets met or missed | loadavg
 
 "processed" counts the inbox rows that left status 0 (parsed, rendered, their messages
 queued in the outbox, in one transaction) between the start and the end of the load,
@@ -426,8 +426,10 @@ def result_line(args: argparse.Namespace, run: SustainedRun, bare: Ceiling, inta
         if run.drained_s is not None
         else f"{run.left_after_drain:,} still pending {DRAIN_TIMEOUT:.0f} s later"
     )
-    if run.backlog_at_end > 0:
-        drained += f" ({run.drain_rate:,.0f}/s with no intake)"
+    drained_rows = run.backlog_at_end - run.left_after_drain
+    if drained_rows > 0:
+        drain_cpu_ms = run.cpu_drain_s * 1000 / drained_rows
+        drained += f" ({run.drain_rate:,.0f}/s with no intake, {drain_cpu_ms:.2f} ms CPU each)"
     others = max(0.0, run.cpu0_busy_s - run.cpu_load_s)
     load1, load5, _ = os.getloadavg()
     return (
