@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/soak.py [--seconds 60] [--rate 100] [--burst 300] [--burst-every 15]
         [--channels 6] [--outage-at 15] [--outage 20] [--kill-at 40] [--drain 120]
+        [--keep-db DIR]
 
 hookbot is a real `hookbot run` pinned to CPU 0 (`taskset -c 0`, bench/e2e.py's launcher) whose
 Discord is the e2e tests' fake (`tests.e2e.fake_discord.FakeDiscord`, through DISCORD_API_BASE
@@ -21,7 +22,8 @@ bench/pipeline.py (c) finds it) and its own delivery id. Faults: the fake is unr
 hookbot gets SIGKILL and is started again at once on the same database, while the load goes
 on: a POST refused, reset or unanswered meanwhile is retried by the generator (same body and
 delivery id, every 0.25 s) until it is answered 2xx, as a sender would. The outbox rows that
-were in flight (status 1) at the kill are read from the database before the restart.
+were in flight (status 1) at the kill are read from the database before the restart
+(`--keep-db` also copies the database as the kill left it, for a start-up study).
 
 At the end the script waits (at most `--drain` seconds) until every acknowledged delivery's
 marker reached the fake, then stops hookbot with SIGTERM (it must exit 0). Prints exactly one
@@ -30,7 +32,8 @@ after retries), lost (acknowledged but never posted), duplicates (a marker in mo
 message; allowed only for rows in flight at the kill), hookbot's RSS at start (idle, after
 login), peak (VmRSS sampled every 0.5 s over both processes' lives) and end, and the invalid
 requests hookbot made to Discord (401, 403 and 429 answers; Discord bans an IP at 10,000 per
-10 minutes) scaled to 10 minutes of this run. Exits 1 on a loss, an unexplained duplicate, a
+10 minutes) scaled to 10 minutes of this run, and the seconds from spawn to GET /healthz 200
+at the start and after the restart. Exits 1 on a loss, an unexplained duplicate, a
 delivery never answered 2xx (or answered 4xx), or a failed step.
 """
 
@@ -81,6 +84,7 @@ from bench.pipeline import ServiceSource, _swap, _with_marker  # noqa: E402
 from bot.service import HookService  # noqa: E402
 from bot.store import Store  # noqa: E402
 from parsers import SERVICES, ServiceSpec  # noqa: E402
+from parsers.errors import SignatureError  # noqa: E402
 from tests.e2e.fake_discord import FakeDiscord  # noqa: E402
 
 HOST = "127.0.0.1"
@@ -120,7 +124,6 @@ class Source:
 class Target:
     """One hook and the fake channel it posts to."""
 
-    service: str
     url: str
     secret: str
     channel_id: str
@@ -273,7 +276,10 @@ def problem_with(source: Source) -> str | None:
         delivery = str(uuid.uuid4())
         body = build(source, f"soak{SERVICE_TAGS[spec.name]}{number:06d}", delivery)
         headers = sample_headers(source, body, PROBE_SECRET, delivery)
-        spec.verify(headers, body, PROBE_SECRET, {})
+        try:
+            spec.verify(headers, body, PROBE_SECRET, {})
+        except SignatureError as exc:
+            return f"signature refused: {exc}"
         events = spec.parse(headers, body, {})
         if len(events) != 1:
             return f"{len(events)} events per delivery"
@@ -376,7 +382,7 @@ async def create_hooks(
                 created = await service.create(
                     name, f"discord:channel:{channel}", new=True, events="*"
                 )
-                targets[name].append(Target(name, created.url, created.secret, str(channel)))
+                targets[name].append(Target(created.url, created.secret, str(channel)))
     finally:
         await store.close()
     return targets
@@ -756,7 +762,11 @@ def main() -> int:
         f" end {result.rss_end:.1f}MB"
         f" | invalid requests {result.invalid} ({result.responses_429} 429s) ="
         f" {result.invalid_per_10min:.0f} per 10 min (ban at {BAN_THRESHOLD:,})"
-        f" | all posted {result.drained_after:.1f}s after the last ack",
+        + (
+            f" | {result.lost} not posted {result.drained_after:.1f}s after the last ack"
+            if result.lost
+            else f" | all posted {result.drained_after:.1f}s after the last ack"
+        ),
         flush=True,
     )
     failures = []
