@@ -620,11 +620,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     _configure_logging(settings.log_level or ("INFO" if args.command == "run" else "WARNING"))
     try:
         if args.command == "run":
-            # The server and discord.py load only here: `hook …` verbs stay quick.
+            # The server, discord.py and uvloop load only here: `hook …` verbs stay quick.
+            import uvloop
+
             from bot.app import serve
 
             check_database_path(settings.hookbot_db)
-            asyncio.run(serve(settings))
+            # uvloop's loop (libuv) costs about a third less CPU per request than asyncio's.
+            uvloop.run(serve(settings))
             return 0
         if args.command == "hook":
             return _hook_command(settings, list(args.words))
