@@ -18,6 +18,8 @@ import asyncio
 import signal
 from typing import Any
 
+import uvloop
+
 from bot.intake.http import HookCache, ServerDeps, start_server
 from bot.intake.writer import GroupCommitWriter
 from bot.store import Store, StoreError
@@ -73,7 +75,7 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8099)
     args = parser.parse_args()
-    asyncio.run(serve(args.db, args.host, args.port))
+    uvloop.run(serve(args.db, args.host, args.port))  # the loop `hookbot run` uses
 
 
 if __name__ == "__main__":
