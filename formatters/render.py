@@ -1,4 +1,4 @@
-"""Render Jinja2 templates into Messages inside a sandbox with hard resource bounds.
+"""Render Jinja2 templates into Messages: user templates in a sandbox with hard bounds.
 
 User templates render a message's `content`; built-in defaults under
 `formatters/templates/` render an embed. A default template's output is the embed
@@ -22,9 +22,13 @@ instead). Anything computed from a `Markdown` string is plain text again, so `md
 intact, since escaping would break the link. Built-in defaults escape explicitly with
 `md` and print values as they are.
 
-Every render runs under a budget (see the MAX_* constants): source length, output
-size, total loop iterations and macro calls, the size of any value a template
-builds, and the total characters built. Exceeding one raises TemplateLimitError.
+Every user template (and any other code run in a `BoundedEnvironment`) renders under
+a budget (see the MAX_* constants): source length, output size, total loop
+iterations and macro calls, the size of any value a template builds, and the total
+characters built. Exceeding one raises TemplateLimitError. The built-in defaults are
+the project's own code: they render as plain Jinja, without the sandbox or the
+budget, and only their output is capped (`_trusted_environment` says why and what
+they must keep to).
 """
 
 from __future__ import annotations
@@ -719,37 +723,33 @@ def _finalize_escaped(value: Any) -> Any:
     return _escaped(value)
 
 
+def _install_template_names(environment: jinja2.Environment, *, escape_markdown: bool) -> None:
+    """Give an environment our filters and globals, the amplifying ones bounded."""
+    environment.filters = _bounded_filters(environment.filters, escape_markdown=escape_markdown)
+    environment.globals.pop("lipsum", None)  # unbounded and random
+    environment.globals["range"] = _bounded_range
+
+
 class BoundedEnvironment(ImmutableSandboxedEnvironment):
     """The immutable sandbox plus hard bounds on time and memory; see the module doc."""
 
     intercepted_binops = frozenset({"*", "**", "+", "%"})
 
-    def __init__(
-        self,
-        loader: jinja2.BaseLoader | None = None,
-        *,
-        tidy: bool = False,
-        escape_markdown: bool = False,
-    ) -> None:
+    def __init__(self, *, escape_markdown: bool = False) -> None:
         """Build the environment.
 
-        `tidy` drops the newline and indent around block tags; `escape_markdown` escapes
-        every printed value for Discord markdown, as user templates do (module doc).
+        `escape_markdown` escapes every printed value for Discord markdown, as user
+        templates do (module doc).
         """
         self.escape_markdown = escape_markdown
         super().__init__(
-            loader=loader,
-            trim_blocks=tidy,
-            lstrip_blocks=tidy,
             undefined=jinja2.StrictUndefined,
             autoescape=False,
             auto_reload=False,
             finalize=_finalize_escaped if escape_markdown else _finalize,
             keep_trailing_newline=False,
         )
-        self.filters = _bounded_filters(self.filters, escape_markdown=escape_markdown)
-        self.globals.pop("lipsum", None)  # unbounded and random
-        self.globals["range"] = _bounded_range
+        _install_template_names(self, escape_markdown=escape_markdown)
 
     # -- parsing: cap the source and rewrite the tree before it is compiled
 
@@ -867,8 +867,32 @@ def _check_multiply(left: Any, right: Any) -> None:
 
 # --- rendering ------------------------------------------------------------------------
 
+
+def _trusted_environment() -> jinja2.Environment:
+    """Return the environment of the built-in defaults: plain Jinja, without the sandbox.
+
+    The sandbox and the budget defend against a template's code, and the defaults are
+    the project's own: their loops run over slices (of lists the parsers cap already),
+    and `_render` caps what they print. What is left is linear in the payload's size, so
+    they render at Jinja's full speed (several times the sandbox's). A template of
+    ours must stay like that: no `format`, `%` or `attr` on payload text, no loop over
+    a whole payload list.
+    """
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,  # noqa: S701 - the output is Discord markdown, escaped with `md`
+        auto_reload=False,
+        keep_trailing_newline=False,
+    )
+    _install_template_names(environment, escape_markdown=False)
+    return environment
+
+
 _USER_ENV = BoundedEnvironment(escape_markdown=True)
-_DEFAULT_ENV = BoundedEnvironment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR), tidy=True)
+_DEFAULT_ENV = _trusted_environment()
 
 _UNDEFINED_NAME = re.compile(r"^'(?P<name>[^']+)' is undefined$")
 _UNDEFINED_MEMBER = re.compile(r" has no (?:attribute|element) (?P<name>.+)$")
@@ -925,27 +949,29 @@ def metered(variables: Mapping[str, Any]) -> Iterator[None]:
         _BUDGET.reset(token)
 
 
-def _render(template: jinja2.Template, variables: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    """Render under a fresh budget; return the output and the top-level `set` variables."""
+def _render(template: jinja2.Template, variables: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """Render with the output capped; return the output and the top-level `set` variables.
+
+    A sandboxed template runs under the caller's budget (`metered`). Raises TemplateError.
+    """
     chunks: list[str] = []
-    context = template.new_context(dict(variables))
-    with metered(variables):
+    context = template.new_context(variables)
+    try:
         try:
-            try:
-                size = 0
-                for chunk in template.root_render_func(context):
-                    size += len(chunk)
-                    if size > MAX_OUTPUT:
-                        raise TemplateLimitError(f"output is longer than {MAX_OUTPUT} characters")
-                    chunks.append(chunk)
-            except Exception:
-                # Rewrites the traceback so its frames carry template line numbers.
-                template.environment.handle_exception()
-        except Exception as exc:
-            error = _translate(exc, template)
-            if error is exc:
-                raise
-            raise error from exc
+            size = 0
+            for chunk in template.root_render_func(context):
+                size += len(chunk)
+                if size > MAX_OUTPUT:
+                    raise TemplateLimitError(f"output is longer than {MAX_OUTPUT} characters")
+                chunks.append(chunk)
+        except Exception:
+            # Rewrites the traceback so its frames carry template line numbers.
+            template.environment.handle_exception()
+    except Exception as exc:
+        error = _translate(exc, template)
+        if error is exc:
+            raise
+        raise error from exc
     return "".join(chunks), context.get_exported()
 
 
@@ -1027,7 +1053,9 @@ def render_user(source: str, event: Event, payload: Callable[[], JSON] | None = 
     """
     template = _compile_user(source)
     raw: JSON = payload() if payload is not None and reads_payload(source) else None
-    output, _ = _render(template, template_context(event, raw))
+    variables = template_context(event, raw)
+    with metered(variables):
+        output, _ = _render(template, variables)
     return clamp(Message(content=output.strip()))
 
 
@@ -1095,15 +1123,25 @@ def render_default(event: Event) -> Message:
     first dot), then `_generic.j2`; a template that fails falls through to the next,
     and a plain embed of the title is the last resort.
     """
-    for name in _default_names(event):
-        try:
-            template = _DEFAULT_ENV.get_template(name)
-        except jinja2.TemplateNotFound:
-            continue
-        except (jinja2.TemplateError, TemplateError):
-            continue
+    for template in _default_templates(tuple(_default_names(event))):
         try:
             return _embed_message(template, event)
         except TemplateError:
             continue
     return _plain_message(event)
+
+
+@lru_cache(maxsize=1024)
+def _default_templates(names: tuple[str, ...]) -> tuple[jinja2.Template, ...]:
+    """Return the templates of those names that exist and compile, in order.
+
+    Cached because Jinja caches only the templates it found: each miss would look for
+    the file again, on every render.
+    """
+    found: list[jinja2.Template] = []
+    for name in names:
+        try:
+            found.append(_DEFAULT_ENV.get_template(name))
+        except (jinja2.TemplateError, TemplateError):
+            continue
+    return tuple(found)
