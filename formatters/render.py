@@ -27,7 +27,7 @@ a budget (see the MAX_* constants): source length, output size, total loop
 iterations and macro calls, the size of any value a template builds, and the total
 characters built. Exceeding one raises TemplateLimitError. The built-in defaults are
 the project's own code: they render as plain Jinja, without the sandbox or the
-budget, and only their output is capped (`_trusted_environment` says why and what
+budget, and only their output is capped (`_TrustedEnvironment` says why and what
 they must keep to).
 """
 
@@ -35,11 +35,12 @@ from __future__ import annotations
 
 import re
 import traceback
-from collections.abc import Callable, Iterable, Iterator, Mapping, Set
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Set
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import lru_cache
 from pathlib import Path
+from types import BuiltinMethodType
 from typing import Any
 
 import jinja2
@@ -868,8 +869,23 @@ def _check_multiply(left: Any, right: Any) -> None:
 # --- rendering ------------------------------------------------------------------------
 
 
-def _trusted_environment() -> jinja2.Environment:
-    """Return the environment of the built-in defaults: plain Jinja, without the sandbox.
+class _DirectCallContext(Context):
+    """A Context that calls builtin methods (`fields.get`, `text.split`, …) directly.
+
+    Jinja's `call` looks for `pass_context` and friends on every callable; a builtin
+    method can carry neither, and these are most of the calls the defaults make.
+    Loop and block variables come as keywords, so such calls keep the full path.
+    """
+
+    def call(__self, __obj: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+        """Call `__obj` with the arguments, as Jinja's Context.call does."""
+        if type(__obj) is BuiltinMethodType and not kwargs:
+            return __obj(*args)
+        return super().call(__obj, *args, **kwargs)
+
+
+class _TrustedEnvironment(jinja2.Environment):
+    """The environment of the built-in defaults: plain Jinja, without the sandbox.
 
     The sandbox and the budget defend against a template's code, and the defaults are
     the project's own: their loops run over slices (of lists the parsers cap already),
@@ -878,21 +894,34 @@ def _trusted_environment() -> jinja2.Environment:
     ours must stay like that: no `format`, `%` or `attr` on payload text, no loop over
     a whole payload list.
     """
-    environment = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
-        trim_blocks=True,
-        lstrip_blocks=True,
-        undefined=jinja2.StrictUndefined,
-        autoescape=False,  # noqa: S701 - the output is Discord markdown, escaped with `md`
-        auto_reload=False,
-        keep_trailing_newline=False,
-    )
-    _install_template_names(environment, escape_markdown=False)
-    return environment
+
+    context_class = _DirectCallContext
+
+    def __init__(self) -> None:
+        """Build the environment over `formatters/templates/`."""
+        super().__init__(
+            loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+            trim_blocks=True,
+            lstrip_blocks=True,
+            undefined=jinja2.StrictUndefined,
+            autoescape=False,  # the output is Discord markdown, escaped with `md`
+            auto_reload=False,
+            keep_trailing_newline=False,
+        )
+        _install_template_names(self, escape_markdown=False)
+
+    def make_globals(self, d: MutableMapping[str, Any] | None) -> MutableMapping[str, Any]:
+        """Return a template's globals as one plain dict, not Jinja's ChainMap.
+
+        Every render copies them into its context and every `import` compares their
+        keys, which a ChainMap does in Python code. Our globals are set before the
+        first template loads and never change, so a snapshot sees the same values.
+        """
+        return {**self.globals, **(d or {})}
 
 
 _USER_ENV = BoundedEnvironment(escape_markdown=True)
-_DEFAULT_ENV = _trusted_environment()
+_DEFAULT_ENV = _TrustedEnvironment()
 
 _UNDEFINED_NAME = re.compile(r"^'(?P<name>[^']+)' is undefined$")
 _UNDEFINED_MEMBER = re.compile(r" has no (?:attribute|element) (?P<name>.+)$")
