@@ -326,6 +326,9 @@ def _check_join(separator: object, items: list[Any]) -> None:
 _MENTION = re.compile(r"@(everyone|here)|<(@[!&]?|#)(\d+)>")
 _MARKDOWN = re.compile(r"([\\*_~`|>\[\]])")
 _HEADING = re.compile(r"^(\s*)#", re.MULTILINE)
+# A character that at least one of the three patterns above needs; text without any is
+# left as it is by all three (most titles, names and branches), so one search does.
+_MARKUP_CHARACTER = re.compile(r"[@<#\\*_~`|>\[\]]")
 
 
 def _neutralise_mention(match: re.Match[str]) -> str:
@@ -351,6 +354,8 @@ def md(value: object) -> Markdown:
     if isinstance(value, Markdown):
         return value
     text = "" if value is None else str(value)
+    if _MARKUP_CHARACTER.search(text) is None:
+        return Markdown(text)
     text = _MENTION.sub(_neutralise_mention, text)
     text = _MARKDOWN.sub(r"\\\1", text)
     return Markdown(_HEADING.sub(r"\1\\#", text))
@@ -870,18 +875,25 @@ def _check_multiply(left: Any, right: Any) -> None:
 
 
 class _DirectCallContext(Context):
-    """A Context that calls builtin methods (`fields.get`, `text.split`, …) directly.
+    """A Context that calls builtin methods (`fields.get`, `text.split`, …) and macros directly.
 
-    Jinja's `call` looks for `pass_context` and friends on every callable; a builtin
-    method can carry neither, and these are most of the calls the defaults make.
-    Loop and block variables come as keywords, so such calls keep the full path.
+    Jinja's `call` looks for `pass_context` and friends on every callable; neither kind
+    can carry them, and they are nearly all the calls the defaults make. As Jinja does,
+    the loop and block variables it adds as keywords are dropped (no `pass_context`
+    callable wants them). Unlike Jinja, a StopIteration is not turned into an undefined
+    value: none of these raise it.
     """
 
     def call(__self, __obj: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:  # noqa: N805
         """Call `__obj` with the arguments, as Jinja's Context.call does."""
-        if type(__obj) is BuiltinMethodType and not kwargs:
-            return __obj(*args)
+        if type(__obj) in _DIRECTLY_CALLED:
+            kwargs.pop("_loop_vars", None)
+            kwargs.pop("_block_vars", None)
+            return __obj(*args, **kwargs)
         return super().call(__obj, *args, **kwargs)
+
+
+_DIRECTLY_CALLED = frozenset({BuiltinMethodType, Macro})
 
 
 class _TrustedEnvironment(jinja2.Environment):
