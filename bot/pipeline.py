@@ -285,10 +285,10 @@ class Pipeline:
         """Work out the batch's deliveries, committing each slice of work as it is done.
 
         A slice ends in one transaction, so its messages go out while the rest is worked
-        on, and its commit is the loop's turn for everything else (requests, sends). The
-        slice is short while deliveries are fresh and longer once the oldest one waits
-        more than CATCH_UP_LAG_SECONDS: a saturated receiver then gets a smaller share of
-        the loop, so it accepts about as fast as the pipeline finishes.
+        on; the transaction commits in the background while the loop takes one turn for
+        everything else (requests, sends) and the next slice starts. `slice_seconds`
+        says how long a slice works: longer once deliveries wait, so a saturated
+        receiver does not starve the pipeline.
         """
         now = self._clock()
         hooks = await self._store.hooks.get_many({row.hook_id for row in rows})
@@ -296,29 +296,34 @@ class Pipeline:
         channels: dict[tuple[str, str], Mapping[tuple[str, str], str]] = {}
         tracker = AlertTracker(self._store)
         completions: list[Completion] = []
+        committing: asyncio.Task[None] | None = None
         slice_start = time.monotonic()
         slice_length = self._slice_length(rows[0], slice_start)
-        for row in rows:
-            hook = hooks.get(row.hook_id)
-            rules = None if hook is None else compile_rules(hook)
-            templates: Mapping[tuple[str, str], str] = {}
-            if hook is not None:
-                where = (hook.guild_id or "", hook.channel_id or "")
-                if where not in channels:
-                    channels[where] = await self._store.hooks.channel_templates(*where)
-                templates = channels[where]
-            completions.append(
-                await self._complete_safely(
-                    row, rules, templates, tracker, now, forwards.get(row.hook_id, ())
+        try:
+            for row in rows:
+                hook = hooks.get(row.hook_id)
+                rules = None if hook is None else compile_rules(hook)
+                templates: Mapping[tuple[str, str], str] = {}
+                if hook is not None:
+                    where = (hook.guild_id or "", hook.channel_id or "")
+                    if where not in channels:
+                        channels[where] = await self._store.hooks.channel_templates(*where)
+                    templates = channels[where]
+                completions.append(
+                    await self._complete_safely(
+                        row, rules, templates, tracker, now, forwards.get(row.hook_id, ())
+                    )
                 )
-            )
-            if time.monotonic() - slice_start >= slice_length:
-                await self._commit(completions)
-                completions = []
-                slice_start = time.monotonic()
-                slice_length = self._slice_length(row, slice_start)
-        if completions:
-            await self._commit(completions)
+                if time.monotonic() - slice_start >= slice_length:
+                    committing = await self._hand_over(completions, committing)
+                    completions = []
+                    slice_start = time.monotonic()
+                    slice_length = self._slice_length(row, slice_start)
+            if completions:
+                committing = await self._hand_over(completions, committing)
+        finally:  # a slice being committed is seen through, whatever happened since
+            if committing is not None:
+                await committing
 
     def _slice_length(self, current: InboxRow, starting: float) -> float:
         """Return how long the slice `starting` (monotonic) may work before it commits.
@@ -328,8 +333,23 @@ class Pipeline:
         waited = self._clock() - current.received_at
         return slice_seconds(waited, starting - self._slice_ended)
 
-    async def _commit(self, completions: list[Completion]) -> None:
+    async def _hand_over(
+        self, completions: list[Completion], previous: asyncio.Task[None] | None
+    ) -> asyncio.Task[None]:
+        """Commit a slice's work in the background and give the loop one turn.
+
+        The next slice is worked on while the database thread commits this one (behind
+        the receiver's fsyncs, it may wait); slices still commit in order, each after the
+        one before. Returns the commit, to be awaited before the batch ends.
+        """
+        if previous is not None:
+            await previous
         self._slice_ended = time.monotonic()
+        committing = asyncio.create_task(self._commit(completions), name="pipeline-commit")
+        await asyncio.sleep(0)  # requests and sends run now
+        return committing
+
+    async def _commit(self, completions: list[Completion]) -> None:
         await self._store.inbox.complete(completions)
         self._on_queued()
 
