@@ -37,6 +37,8 @@ def join(at: str, path: str) -> str:
 
 def _lookup(obj: Mapping[str, JSON], path: str, at: str) -> object:
     """Walk `path` inside `obj`; return `_MISSING` when a key is absent or a step is null."""
+    if "." not in path and type(obj) is dict:  # one key in a decoded object: most reads
+        return obj.get(path, _MISSING)
     current: object = obj
     keys = path.split(".")
     for depth, key in enumerate(keys):
