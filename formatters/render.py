@@ -736,7 +736,21 @@ def _install_template_names(environment: jinja2.Environment, *, escape_markdown:
     environment.globals["range"] = _bounded_range
 
 
-class BoundedEnvironment(ImmutableSandboxedEnvironment):
+class _PlainGlobals(jinja2.Environment):
+    """An environment whose templates keep their globals in one plain dict.
+
+    Jinja's ChainMap over the environment's globals makes every render's context copy,
+    and every `import`'s key check, run Python code. Our globals are set when the
+    environment is built, before any template, and never change after, so a snapshot
+    sees the same values.
+    """
+
+    def make_globals(self, d: MutableMapping[str, Any] | None) -> MutableMapping[str, Any]:
+        """Return a template's globals: the environment's, overlaid with `d`."""
+        return {**self.globals, **(d or {})}
+
+
+class BoundedEnvironment(_PlainGlobals, ImmutableSandboxedEnvironment):
     """The immutable sandbox plus hard bounds on time and memory; see the module doc."""
 
     intercepted_binops = frozenset({"*", "**", "+", "%"})
@@ -896,7 +910,7 @@ class _DirectCallContext(Context):
 _DIRECTLY_CALLED = frozenset({BuiltinMethodType, Macro})
 
 
-class _TrustedEnvironment(jinja2.Environment):
+class _TrustedEnvironment(_PlainGlobals):
     """The environment of the built-in defaults: plain Jinja, without the sandbox.
 
     The sandbox and the budget defend against a template's code, and the defaults are
@@ -921,15 +935,6 @@ class _TrustedEnvironment(jinja2.Environment):
             keep_trailing_newline=False,
         )
         _install_template_names(self, escape_markdown=False)
-
-    def make_globals(self, d: MutableMapping[str, Any] | None) -> MutableMapping[str, Any]:
-        """Return a template's globals as one plain dict, not Jinja's ChainMap.
-
-        Every render copies them into its context and every `import` compares their
-        keys, which a ChainMap does in Python code. Our globals are set before the
-        first template loads and never change, so a snapshot sees the same values.
-        """
-        return {**self.globals, **(d or {})}
 
 
 _USER_ENV = BoundedEnvironment(escape_markdown=True)
