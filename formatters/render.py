@@ -914,11 +914,11 @@ class _TrustedEnvironment(_PlainGlobals):
     """The environment of the built-in defaults: plain Jinja, without the sandbox.
 
     The sandbox and the budget defend against a template's code, and the defaults are
-    the project's own: their loops run over slices (of lists the parsers cap already),
-    and `_render` caps what they print. What is left is linear in the payload's size, so
-    they render at Jinja's full speed (several times the sandbox's). A template of
-    ours must stay like that: no `format`, `%` or `attr` on payload text, no loop over
-    a whole payload list.
+    the project's own: their loops run over slices, or over lists the parsers (and the
+    commit-files lookup) cap, and `_render` caps what they print. What is left is
+    linear in the payload's size, so they render at Jinja's full speed (several times
+    the sandbox's). A template of ours must stay like that: no `format`, `%` or `attr`
+    (tests/formatters/test_render_speedup.py checks), no loop over an uncapped list.
     """
 
     context_class = _DirectCallContext
