@@ -215,6 +215,10 @@ def get_str(obj: Mapping[str, JSON], path: str, *, at: str = "") -> str:
     Raises:
         PayloadError: The value is missing, null or not a string.
     """
+    if "." not in path and type(obj) is dict:  # the common case, without the layers
+        found = obj.get(path)
+        if type(found) is str:
+            return found
     return as_str(get_value(obj, path, at=at), join(at, path))
 
 
@@ -232,6 +236,10 @@ def get_opt_str(obj: Mapping[str, JSON], path: str, *, at: str = "") -> str | No
     Raises:
         PayloadError: The value is present and not a string.
     """
+    if "." not in path and type(obj) is dict:  # the common case, without the layers
+        found = obj.get(path)
+        if found is None or type(found) is str:
+            return found
     value = get_opt_value(obj, path, at=at)
     return None if value is None else as_str(value, join(at, path))
 
@@ -373,7 +381,11 @@ def get_opt_list(obj: Mapping[str, JSON], path: str, *, at: str = "") -> list[JS
         PayloadError: The value is present and not an array.
     """
     value = get_opt_value(obj, path, at=at)
-    return [] if value is None else as_list(value, join(at, path))
+    if value is None:
+        return []
+    if type(value) is list:
+        return value
+    return as_list(value, join(at, path))
 
 
 def get_opt_str_list(obj: Mapping[str, JSON], path: str, *, at: str = "") -> list[JSON]:
