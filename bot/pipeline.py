@@ -36,7 +36,7 @@ from bot.store import (
 )
 from bot.store.forwards import Forward
 from bot.windows import held_json, window_end
-from formatters.message import Message, clamp, message_to_json
+from formatters.message import Message, message_to_json
 from formatters.render import TemplateError, render_default, render_user
 from parsers import SERVICES
 from parsers.errors import PayloadError, UnsupportedEventError
@@ -44,11 +44,11 @@ from parsers.event import JSON, Event
 
 log = logging.getLogger(__name__)
 
-BATCH = 64
+BATCH = 256
 POLL_SECONDS = 2.0
 # Work done between two turns of the loop: see `slice_seconds`.
 SLICE_SECONDS = 0.005
-MAX_SLICE_SECONDS = 0.05
+MAX_SLICE_SECONDS = 0.2
 CATCH_UP_LAG_SECONDS = 0.25
 # A delivery the pipeline started this many times without finishing is set aside.
 MAX_ATTEMPTS = 3
@@ -91,11 +91,11 @@ def render_with(
         try:
             message = render_user(source, event, payload)
         except TemplateError as exc:
-            return Rendered(clamp(render_default(event)), f"template failed, default used: {exc}")
+            return Rendered(render_default(event), f"template failed, default used: {exc}")
         if message.content.strip():
             return Rendered(message)
-        return Rendered(clamp(render_default(event)), "template rendered nothing, default used")
-    return Rendered(clamp(render_default(event)))
+        return Rendered(render_default(event), "template rendered nothing, default used")
+    return Rendered(render_default(event))
 
 
 def slice_seconds(waited: float, away: float) -> float:

@@ -1163,7 +1163,7 @@ def _plain_message(event: Event) -> Message:
 
 
 def render_default(event: Event) -> Message:
-    """Render the built-in embed for an event; never raises.
+    """Render the built-in embed for an event, clamped to Discord's limits; never raises.
 
     Looks for `<service>/<kind>.j2`, then `<service>/<event>.j2` (the kind up to its
     first dot), then `_generic.j2`; a template that fails falls through to the next,
