@@ -24,6 +24,9 @@ from bot.store.types import (
     Rejection,
 )
 
+# What one read of pending deliveries may hold in bodies (bytes).
+PENDING_BYTES = 8 * 1024 * 1024
+
 
 def inbox_from_row(row: sqlite3.Row) -> InboxRow:
     """Return a stored delivery as read."""
@@ -97,15 +100,26 @@ class InboxRepo(Repository):
 
         return await self._store.run(write)
 
-    async def pending(self, limit: int) -> list[InboxRow]:
-        """Return up to `limit` deliveries the pipeline has not finished, oldest first."""
+    async def pending(self, limit: int, max_bytes: int = PENDING_BYTES) -> list[InboxRow]:
+        """Return up to `limit` deliveries the pipeline has not finished, oldest first.
+
+        Rows stop once their bodies pass `max_bytes` together (the first row always
+        comes), so a run of large pushes is not all held in memory at once.
+        """
 
         def select(conn: sqlite3.Connection) -> list[InboxRow]:
-            rows = conn.execute(
+            cursor = conn.execute(
                 "SELECT * FROM inbox WHERE status = ? ORDER BY id LIMIT ?",
                 (InboxState.PENDING, limit),
-            ).fetchall()
-            return [inbox_from_row(r) for r in rows]
+            )
+            found: list[InboxRow] = []
+            size = 0
+            for r in cursor:
+                found.append(inbox_from_row(r))
+                size += len(found[-1].body)
+                if size >= max_bytes:
+                    break
+            return found
 
         return await self._store.run(select)
 

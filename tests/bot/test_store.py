@@ -232,3 +232,20 @@ async def test_outbox_finished_rows_are_not_claimed(store: Store, status: int):
     else:
         await store.outbox.mark_dead(claimed, "gone", 101.0)
     assert await store.outbox.claim_group("console", 200.0, ONE) is None
+
+
+async def test_pending_stops_once_the_bodies_pass_the_byte_bound(store: Store):
+    """A run of large deliveries is read a few at a time; a lone huge one still comes."""
+    hook = await _hook(store)
+    big = b"x" * 1000
+    await store.inbox.write_batch(
+        [NewDelivery(hook.id, "github", f"d{n}", "push", {}, big, 100.0 + n) for n in range(10)],
+        [],
+    )
+    assert [r.delivery_id for r in await store.inbox.pending(10, max_bytes=2500)] == [
+        "d0",
+        "d1",
+        "d2",
+    ]
+    assert len(await store.inbox.pending(10, max_bytes=10)) == 1
+    assert len(await store.inbox.pending(4)) == 4
