@@ -62,7 +62,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # First on the path: `tests` is not an installed package, and the code measured is this tree's.
 sys.path.insert(0, str(ROOT))
 
-from bench.ingest import BenchError, free_port, hookbot_command  # noqa: E402
+from bench.ingest import BenchError, free_port, hookbot_command, rss_mb  # noqa: E402
 from parsers.signatures import sign_hmac_sha256  # noqa: E402
 from tests.e2e.fake_discord import FakeDiscord  # noqa: E402
 
@@ -215,14 +215,6 @@ def hookbot_env(fake: FakeDiscord, db: Path, port: int) -> dict[str, str]:
         LOG_LEVEL="WARNING",
     )
     return env
-
-
-def rss_mb(pid: int) -> float:
-    status = Path(f"/proc/{pid}/status").read_text()
-    match = re.search(r"^VmRSS:\s+(\d+) kB$", status, re.MULTILINE)
-    if match is None:
-        raise BenchError(f"no VmRSS in /proc/{pid}/status")
-    return int(match.group(1)) / 1024
 
 
 def cpu_seconds(pid: int) -> float:

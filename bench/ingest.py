@@ -229,11 +229,12 @@ def wait_until_accepting(
     raise BenchError(f"the server did not accept a POST within {START_TIMEOUT:.0f} s")
 
 
-def rss_mb(pid: int) -> float:
+def rss_mb(pid: int, field: str = "VmRSS") -> float:
+    """The process's resident set in MB: now (VmRSS) or its peak so far (VmHWM)."""
     status = Path(f"/proc/{pid}/status").read_text()
-    match = re.search(r"^VmRSS:\s+(\d+) kB$", status, re.MULTILINE)
+    match = re.search(rf"^{field}:\s+(\d+) kB$", status, re.MULTILINE)
     if match is None:
-        raise BenchError(f"no VmRSS for pid {pid}")
+        raise BenchError(f"no {field} for pid {pid}")
     return int(match.group(1)) / 1024
 
 

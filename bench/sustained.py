@@ -68,6 +68,7 @@ from bench.ingest import (  # noqa: E402
     hookbot_command,
     hookbot_env,
     log,
+    rss_mb,
     run_wrk,
     sign,
     spawned,
@@ -191,15 +192,6 @@ def server_cpu_busy_seconds() -> float:
             user, nice, system, _idle, _iowait, irq, softirq, steal = (int(t) for t in ticks[:8])
             return (user + nice + system + irq + softirq + steal) / CLK_TCK
     raise BenchError(f"no {SERVER_CPU_STAT} line in /proc/stat")
-
-
-def peak_rss_mb(pid: int) -> float:
-    """The process's peak resident set so far (VmHWM in /proc/<pid>/status)."""
-    status = Path(f"/proc/{pid}/status").read_text()
-    match = re.search(r"^VmHWM:\s+(\d+) kB$", status, re.MULTILINE)
-    if match is None:
-        raise BenchError(f"no VmHWM for pid {pid}")
-    return int(match.group(1)) / 1024
 
 
 def wrk_settings(args: argparse.Namespace, seconds: int) -> argparse.Namespace:
@@ -371,7 +363,7 @@ def sustained(args: argparse.Namespace, tmp: Path, body: bytes) -> SustainedRun:
                 )
             finally:
                 probe.close()
-            rss_peak = peak_rss_mb(proc.pid)
+            rss_peak = rss_mb(proc.pid, "VmHWM")
             stopped_in = stop_gracefully(proc)
             log(f"sustained: hookbot stopped {stopped_in:.1f} s after SIGTERM")
         finally:
