@@ -91,11 +91,19 @@ def read_hooks(conn: sqlite3.Connection, where: str, params: tuple[Any, ...]) ->
 
 
 def record_status(conn: sqlite3.Connection, statuses: Iterable[HookStatus]) -> None:
-    """Record each hook's last delivery status; an error replaces the last one kept."""
+    """Record each hook's last delivery status; an error replaces the last one kept.
+
+    Statuses come in order; each hook is written once, with its last status and its
+    last error (a batch of one hook's deliveries is one UPDATE, not one per delivery).
+    """
+    last: dict[str, tuple[str, str | None]] = {}
+    for s in statuses:
+        kept_error = last[s.hook_id][1] if s.hook_id in last else None
+        last[s.hook_id] = (s.status, s.error if s.error is not None else kept_error)
     conn.executemany(
         "UPDATE hooks SET last_delivery_status = ?, last_error = COALESCE(?, last_error)"
         " WHERE id = ?",
-        [(s.status, s.error, s.hook_id) for s in statuses],
+        [(status, error, hook_id) for hook_id, (status, error) in last.items()],
     )
 
 

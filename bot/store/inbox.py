@@ -13,7 +13,7 @@ import sqlite3
 from collections.abc import Sequence
 
 from bot.store import hooks, ledger, outbox, subjects, windows
-from bot.store.base import Repository, transaction
+from bot.store.base import Repository, placeholders, transaction
 from bot.store.types import (
     Completion,
     HookStatus,
@@ -128,9 +128,10 @@ class InboxRepo(Repository):
 
         def count(conn: sqlite3.Connection) -> None:
             with transaction(conn, durable=False):
-                conn.executemany(
-                    "UPDATE inbox SET attempts = attempts + 1 WHERE id = ?",
-                    [(inbox_id,) for inbox_id in inbox_ids],
+                conn.execute(
+                    "UPDATE inbox SET attempts = attempts + 1"  # noqa: S608 - placeholders only
+                    f" WHERE id IN ({placeholders(len(inbox_ids))})",
+                    list(inbox_ids),
                 )
 
         await self._store.run(count)
@@ -157,9 +158,10 @@ class InboxRepo(Repository):
         def complete(conn: sqlite3.Connection) -> None:
             with transaction(conn, durable=False):
                 outbox.insert(conn, [o for c in completions for o in c.outbox])
-                conn.executemany(
-                    "UPDATE inbox SET status = ? WHERE id = ?",
-                    [(InboxState.DONE, c.inbox_id) for c in completions],
+                conn.execute(
+                    "UPDATE inbox SET status = ?"  # noqa: S608 - placeholders only
+                    f" WHERE id IN ({placeholders(len(completions))})",
+                    [InboxState.DONE, *(c.inbox_id for c in completions)],
                 )
                 ledger.insert(conn, [e for c in completions for e in c.entries])
                 hooks.record_status(

@@ -12,6 +12,7 @@ from bot.store import (
     DONE,
     READY,
     Completion,
+    HookStatus,
     LogEntry,
     NewDelivery,
     NewOutbox,
@@ -249,3 +250,27 @@ async def test_pending_stops_once_the_bodies_pass_the_byte_bound(store: Store):
     ]
     assert len(await store.inbox.pending(10, max_bytes=10)) == 1
     assert len(await store.inbox.pending(4)) == 4
+
+
+async def test_a_completed_batch_keeps_each_hooks_last_status_and_last_error(store: Store):
+    """Per hook: the last status wins; an error stays until a later error replaces it."""
+    first, second = await _hook(store, now=1.0), await _hook(store, now=2.0)
+    await store.inbox.write_batch(
+        [_delivery(first.id, f"a{n}") for n in range(3)] + [_delivery(second.id, "b0")], []
+    )
+    rows = await store.inbox.pending(10)
+    statuses = [
+        HookStatus(first.id, "error", "payload error: x"),
+        HookStatus(first.id, "queued", None),
+        HookStatus(second.id, "error", "parser error: y"),
+        HookStatus(first.id, "dropped", None),
+    ]
+    await store.inbox.complete(
+        [Completion(row.id, hook_status=status) for row, status in zip(rows, statuses, strict=True)]
+    )
+    one, two = await store.hooks.get(first.id), await store.hooks.get(second.id)
+    assert one is not None
+    assert two is not None
+    assert (one.last_delivery_status, one.last_error) == ("dropped", "payload error: x")
+    assert (two.last_delivery_status, two.last_error) == ("error", "parser error: y")
+    assert await store.inbox.pending(10) == []
