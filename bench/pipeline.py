@@ -571,14 +571,14 @@ def _leaves(value: JSON) -> list[str]:
     return []
 
 
-def _swap(value: JSON, old: str, new: str) -> JSON:
+def swap_leaf(value: JSON, old: str, new: str) -> JSON:
     """Return the payload with every string leaf equal to `old` replaced by `new`."""
     if isinstance(value, str):
         return new if value == old else value
     if isinstance(value, dict):
-        return {k: _swap(v, old, new) for k, v in value.items()}
+        return {k: swap_leaf(v, old, new) for k, v in value.items()}
     if isinstance(value, list):
-        return [_swap(v, old, new) for v in value]
+        return [swap_leaf(v, old, new) for v in value]
     return value
 
 
@@ -611,9 +611,7 @@ def _try_parse(spec: ServiceSpec, headers: Mapping[str, str], body: bytes) -> li
         return []
 
 
-def _with_marker(
-    spec: ServiceSpec, name: str, headers: dict[str, str], payload: JSON, sample: bool
-):
+def with_marker(spec: ServiceSpec, name: str, headers: dict[str, str], payload: JSON, sample: bool):
     """Find a string leaf that shows in the event (author first, then title/source words).
 
     Returns the source with that leaf as its marker, or None when the payload gives no
@@ -631,7 +629,7 @@ def _with_marker(
         leaves.append(events[0].actor)
     for leaf in reversed(leaves):
         new = f"{leaf}-probe000001"
-        changed = _swap(payload, leaf, new)
+        changed = swap_leaf(payload, leaf, new)
         body = orjson.dumps(changed)
         got = _try_parse(spec, _headers_for(spec, probe, body, "probe", sample), body)
         if got and all(new in _shown(e) for e in got):
@@ -664,7 +662,7 @@ def load_service_sources(spec: ServiceSpec) -> tuple[list[ServiceSource], str, b
     sources: list[ServiceSource] = []
     skipped: list[str] = []
     for name, headers, payload, sample in raw:
-        found = _with_marker(spec, name, headers, payload, sample)
+        found = with_marker(spec, name, headers, payload, sample)
         if found is None:
             skipped.append(name)
         else:
@@ -686,7 +684,7 @@ def build_service_deliveries(
     for n in range(count):
         source = sources[n % len(sources)]
         marker = f"{source.marker}-{tag}{n:06d}"
-        body = orjson.dumps(_swap(source.payload, source.marker, marker))
+        body = orjson.dumps(swap_leaf(source.payload, source.marker, marker))
         sample = not source.headers
         delivery = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{spec.name}{tag}{n}"))
         headers = _headers_for(spec, source, body, delivery, sample)

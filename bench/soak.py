@@ -80,7 +80,7 @@ from bench.e2e import (  # noqa: E402
     wait_ready,
 )
 from bench.ingest import BenchError, free_port, hookbot_command  # noqa: E402
-from bench.pipeline import ServiceSource, _swap, _with_marker  # noqa: E402
+from bench.pipeline import ServiceSource, swap_leaf, with_marker  # noqa: E402
 from bot.service import HookService  # noqa: E402
 from bot.store import Store  # noqa: E402
 from parsers import SERVICES, ServiceSpec  # noqa: E402
@@ -258,7 +258,7 @@ def sample_headers(source: Source, body: bytes, secret: str, delivery: str) -> d
 def build(source: Source, marker: str, delivery: str) -> bytes:
     """The sample with its varied string carrying `marker` (and the delivery id if in body)."""
     sample = source.sample
-    payload = _swap(sample.payload, sample.marker, f"{sample.marker}-{marker}")
+    payload = swap_leaf(sample.payload, sample.marker, f"{sample.marker}-{marker}")
     if source.id_in_body and isinstance(payload, dict):
         payload["id"] = delivery
     return orjson.dumps(payload)
@@ -297,7 +297,7 @@ def usable(spec: ServiceSpec, name: str) -> tuple[Source | None, str]:
     body's `id` (CircleCI) and as an `Idempotency-Key` header.
     """
     payload = orjson.loads((ROOT / "parsers" / "samples" / spec.name / f"{name}.json").read_bytes())
-    found = _with_marker(spec, name, {}, payload, True)
+    found = with_marker(spec, name, {}, payload, True)
     if found is None:
         return None, "nothing shown to vary"
     variants = (
