@@ -100,6 +100,21 @@ def _state(conclusion: str | None, path: str) -> str | None:
     return state
 
 
+def _action_state(
+    event: str, action: str, in_flight: Mapping[str, str], conclusion: str | None
+) -> str | None:
+    """Map an `event` delivery's action onto a model state (None: nothing to post).
+
+    `in_flight` names the states of the actions before completion; `completed` goes by
+    its conclusion (`_state`); any other action is not supported.
+    """
+    if action in in_flight:
+        return in_flight[action]
+    if action == "completed":
+        return _state(conclusion, f"{event}.conclusion")
+    raise UnsupportedEventError(f"GitHub {event} action {action!r} is not supported")
+
+
 def _repository(payload: Mapping[str, JSON]) -> tuple[str, str | None]:
     """Return the repository's full name and web page."""
     return get_str(payload, "repository.full_name"), get_opt_str(payload, "repository.html_url")
@@ -126,14 +141,8 @@ def _workflow_run(delivery: str, payload: Mapping[str, JSON]) -> list[Event]:
     at = "workflow_run"
     run = get_dict(payload, at)
     conclusion = get_opt_str(run, "conclusion", at=at)
-    if action == "requested":
-        state: str | None = "started"
-    elif action == "in_progress":
-        state = "running"
-    elif action == "completed":
-        state = _state(conclusion, f"{at}.conclusion")
-    else:
-        raise UnsupportedEventError(f"GitHub workflow_run action {action!r} is not supported")
+    in_flight = {"requested": "started", "in_progress": "running"}
+    state = _action_state(at, action, in_flight, conclusion)
     if state is None:
         return []
     project, repo_url = _repository(payload)
@@ -193,12 +202,7 @@ def _workflow_job(delivery: str, payload: Mapping[str, JSON]) -> list[Event]:
     conclusion = get_opt_str(job, "conclusion", at=at)
     if action in ("queued", "waiting"):
         return []
-    if action == "in_progress":
-        state: str | None = "started"
-    elif action == "completed":
-        state = _state(conclusion, f"{at}.conclusion")
-    else:
-        raise UnsupportedEventError(f"GitHub workflow_job action {action!r} is not supported")
+    state = _action_state(at, action, {"in_progress": "started"}, conclusion)
     if state is None:
         return []
     project, repo_url = _repository(payload)
@@ -248,12 +252,8 @@ def _check_suite(delivery: str, payload: Mapping[str, JSON]) -> list[Event]:
     at = "check_suite"
     suite = get_dict(payload, at)
     conclusion = get_opt_str(suite, "conclusion", at=at)
-    if action in ("requested", "rerequested"):
-        state: str | None = "started"
-    elif action == "completed":
-        state = _state(conclusion, f"{at}.conclusion")
-    else:
-        raise UnsupportedEventError(f"GitHub check_suite action {action!r} is not supported")
+    in_flight = {"requested": "started", "rerequested": "started"}
+    state = _action_state(at, action, in_flight, conclusion)
     if state is None:
         return []
     project, repo_url = _repository(payload)
